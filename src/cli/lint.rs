@@ -1,0 +1,122 @@
+//! `celery-doctor lint [PATHS]...`
+
+use std::io::{BufWriter, Write};
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::Args;
+
+use super::ExitStatus;
+use crate::color::{self, ColorChoice};
+use crate::config;
+use crate::lint::{self, walk};
+use crate::report::{self, Format, TextOptions};
+
+#[derive(Args, Debug)]
+pub struct LintArgs {
+    /// Files or folders to lint.
+    #[arg(default_value = ".")]
+    pub paths: Vec<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    /// Write the report to FILE instead of stdout.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Rules to enable (ids or prefixes, comma-separated; `ALL` for every rule). Replaces the default set.
+    #[arg(long, value_delimiter = ',', value_name = "RULES")]
+    pub select: Option<Vec<String>>,
+    /// Rules to enable in addition to the selected ones.
+    #[arg(long, value_delimiter = ',', value_name = "RULES")]
+    pub extend_select: Option<Vec<String>>,
+    /// Rules to disable (ids or prefixes, comma-separated).
+    #[arg(long, value_delimiter = ',', value_name = "RULES")]
+    pub ignore: Option<Vec<String>>,
+    /// Configuration file (pyproject.toml or .celery-doctor.yaml); default: found by walking up from the first path.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Exit 0 even when there are findings.
+    #[arg(long)]
+    pub exit_zero: bool,
+    /// Disable colour (also: NO_COLOR, or stdout not a terminal).
+    #[arg(long)]
+    pub no_color: bool,
+    /// When to use colour.
+    #[arg(long, value_enum)]
+    pub color: Option<ColorChoice>,
+    /// Print a count of findings per rule.
+    #[arg(long)]
+    pub statistics: bool,
+    /// Print findings only, no summary.
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
+}
+
+pub fn run(args: LintArgs) -> anyhow::Result<ExitStatus> {
+    let cwd = std::env::current_dir().context("cannot read the working directory")?;
+    let loaded = match &args.config {
+        Some(path) => config::load_file(path)?,
+        None => config::discover(args.paths.first().map_or(cwd.as_path(), |p| p.as_path()))?,
+    };
+    let mut settings = config::to_settings(&loaded)?;
+    if let Some(select) = args.select {
+        settings.select = select;
+    }
+    if let Some(extend) = args.extend_select {
+        settings.extend_select.extend(extend);
+    }
+    if let Some(ignore) = args.ignore {
+        settings.ignore.extend(ignore);
+    }
+    // Validate selectors before doing any work.
+    lint::enabled_rules(&settings)?;
+
+    let use_color = color::decide(color::ColorChoice::Auto.max_with(super::color_flag(args.no_color, args.color)), args.format.is_machine(), args.output.is_some());
+    let collected = walk::collect(&args.paths, settings.exclude.as_ref(), &cwd)?;
+    let mut stderr = std::io::stderr().lock();
+    for w in &collected.warnings {
+        writeln!(stderr, "celery-doctor: warning: {w}")?;
+    }
+    drop(stderr);
+    let skipped = collected.warnings.len();
+    let mut run = lint::lint_files(collected.inputs, &settings)?;
+    run.files_skipped = skipped;
+    run.warnings = collected.warnings;
+
+    let text = TextOptions { statistics: args.statistics, quiet: args.quiet, color: use_color };
+    match &args.output {
+        Some(path) => {
+            // Write to a temporary file beside the target, then rename: no half-written reports.
+            let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
+            let tmp = dir.join(format!(".{}.tmp-{}", path.file_name().and_then(|n| n.to_str()).unwrap_or("report"), std::process::id()));
+            let file = std::fs::File::create(&tmp).with_context(|| format!("cannot write output file {}", path.display()))?;
+            let mut out = BufWriter::new(file);
+            report::write(args.format, &mut out, &run, text)?;
+            out.flush().with_context(|| format!("cannot write output file {}", path.display()))?;
+            drop(out);
+            std::fs::rename(&tmp, path).with_context(|| format!("cannot write output file {}", path.display()))?;
+        }
+        None => {
+            let stdout = std::io::stdout();
+            let mut out = BufWriter::new(stdout.lock());
+            report::write(args.format, &mut out, &run, text)?;
+            out.flush()?;
+        }
+    }
+    if run.findings.is_empty() || args.exit_zero {
+        Ok(ExitStatus::Success)
+    } else {
+        Ok(ExitStatus::Failure)
+    }
+}
+
+trait MaxWith {
+    fn max_with(self, other: ColorChoice) -> ColorChoice;
+}
+
+impl MaxWith for ColorChoice {
+    /// The explicit choice wins over `auto`.
+    fn max_with(self, other: ColorChoice) -> ColorChoice {
+        if other == ColorChoice::Auto { self } else { other }
+    }
+}

@@ -1,0 +1,84 @@
+//! The command line: clap definitions and dispatch. Errors end here as one line on stderr.
+
+mod lint;
+mod rules;
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::color::ColorChoice;
+
+#[derive(Parser, Debug)]
+#[command(name = "celery-doctor", version, about = "Find Celery anti-patterns in Python code", long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Lint Python files and folders for Celery anti-patterns.
+    Lint(lint::LintArgs),
+    /// List every rule: id, name, severity, whether it is on by default, and a summary.
+    Rules(rules::RulesArgs),
+    /// Explain one rule, with examples.
+    Rule(rules::RuleArgs),
+}
+
+/// Exit status like Ruff's: 0 clean, 1 findings, 2 usage/config/internal error.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExitStatus {
+    Success,
+    Failure,
+    Error,
+}
+
+impl From<ExitStatus> for ExitCode {
+    fn from(s: ExitStatus) -> ExitCode {
+        match s {
+            ExitStatus::Success => ExitCode::from(0),
+            ExitStatus::Failure => ExitCode::from(1),
+            ExitStatus::Error => ExitCode::from(2),
+        }
+    }
+}
+
+pub(crate) fn color_flag(no_color: bool, color: Option<ColorChoice>) -> ColorChoice {
+    if no_color { ColorChoice::Never } else { color.unwrap_or(ColorChoice::Auto) }
+}
+
+fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|e| e.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe))
+}
+
+/// Entry point used by `main.rs`.
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() { 2 } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    let result = match cli.command {
+        Command::Lint(args) => lint::run(args),
+        Command::Rules(args) => rules::run_rules(args),
+        Command::Rule(args) => rules::run_rule(args),
+    };
+    match result {
+        Ok(status) => status.into(),
+        Err(err) if is_broken_pipe(&err) => ExitCode::from(0),
+        Err(err) => {
+            let mut stderr = std::io::stderr().lock();
+            let _ = writeln!(stderr, "celery-doctor: error: {}", one_line(&format!("{err:#}")));
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}

@@ -1,0 +1,234 @@
+//! `celery-doctor lint`: walk, parse and model in parallel, run the selected rules over the
+//! project model, then apply suppressions and overrides.
+
+pub mod catalog;
+pub mod model;
+pub mod rules;
+pub mod walk;
+
+use std::collections::{HashMap, HashSet};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use globset::GlobSet;
+use rayon::prelude::*;
+
+use crate::finding::{Finding, Severity, SourceFile};
+use model::{ModelOptions, Module, Project};
+use rules::{RuleCx, RuleOptions, catalog};
+
+/// Everything that decides what a lint run reports (config file + command line, resolved).
+#[derive(Clone, Debug, Default)]
+pub struct LintSettings {
+    /// Rule selectors (ids, prefixes, `ALL`); empty = the default set.
+    pub select: Vec<String>,
+    pub extend_select: Vec<String>,
+    pub ignore: Vec<String>,
+    /// (glob over the display path, selectors) pairs.
+    pub per_file_ignores: Vec<(GlobSet, Vec<String>)>,
+    pub severity: HashMap<String, Severity>,
+    pub exclude: Option<GlobSet>,
+    pub model: ModelOptions,
+    pub rule_options: RuleOptions,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LintError {
+    #[error("unknown rule selector `{0}` (see `celery-doctor rules`)")]
+    UnknownSelector(String),
+    #[error("{0}")]
+    Catalog(#[from] catalog::CatalogError),
+    #[error("{path}: {message}")]
+    Path { path: String, message: String },
+    #[error("internal error while {what}; please report this with the file that caused it")]
+    Internal { what: String },
+}
+
+/// The result of a lint run: findings plus what the summary needs.
+#[derive(Debug, Default)]
+pub struct LintRun {
+    pub findings: Vec<Finding>,
+    pub files_checked: usize,
+    pub files_with_syntax_errors: usize,
+    /// Files that could not be read or decoded (a warning each).
+    pub files_skipped: usize,
+    pub warnings: Vec<String>,
+    /// Ids of the rules that ran.
+    pub rules_run: Vec<&'static str>,
+}
+
+/// A Python file to lint, already read.
+#[derive(Clone, Debug)]
+pub struct InputFile {
+    /// Display path (relative to the working directory where possible).
+    pub path: PathBuf,
+    pub text: String,
+    /// Dotted module name (`shop.tasks`), empty when unknown.
+    pub module: String,
+    pub is_package: bool,
+}
+
+/// Does `selector` select rule `id`?
+fn matches(selector: &str, id: &str) -> bool {
+    selector == "ALL" || id.starts_with(selector)
+}
+
+/// Validate selectors: each must match at least one rule.
+pub fn validate_selectors<'a>(selectors: impl IntoIterator<Item = &'a String>) -> Result<(), LintError> {
+    let catalog = catalog()?;
+    for s in selectors {
+        if !catalog.rules.iter().any(|(r, _)| matches(s, r.id)) {
+            return Err(LintError::UnknownSelector(s.clone()));
+        }
+    }
+    Ok(())
+}
+
+/// The rule ids enabled by these settings, in registry order.
+pub fn enabled_rules(settings: &LintSettings) -> Result<Vec<&'static str>, LintError> {
+    let catalog = catalog()?;
+    validate_selectors(settings.select.iter().chain(&settings.extend_select).chain(&settings.ignore))?;
+    for (_, sel) in &settings.per_file_ignores {
+        validate_selectors(sel)?;
+    }
+    let mut out = Vec::new();
+    for (rule, meta) in &catalog.rules {
+        let selected = if settings.select.is_empty() {
+            meta.default
+        } else {
+            settings.select.iter().any(|s| matches(s, rule.id))
+        } || settings.extend_select.iter().any(|s| matches(s, rule.id));
+        // Specific beats general, like Ruff: `--select CD201 --ignore CD2` keeps CD201.
+        let ignored = settings.ignore.iter().any(|i| {
+            matches(i, rule.id)
+                && !settings.select.iter().chain(&settings.extend_select).any(|s| matches(s, rule.id) && s.len() > i.len())
+        });
+        if selected && !ignored {
+            out.push(rule.id);
+        }
+    }
+    Ok(out)
+}
+
+/// Test code, excluded where a rule's guards say so.
+pub fn is_test_path(path: &Path) -> bool {
+    let s = path.to_string_lossy().replace('\\', "/");
+    let name = s.rsplit('/').next().unwrap_or(&s);
+    s.split('/').any(|c| c == "tests" || c == "test" || c == "testing")
+        || name.starts_with("test_")
+        || name.ends_with("_test.py")
+        || name == "conftest.py"
+        || name == "tests.py"
+}
+
+/// Lint files that are already in memory (the walker and the tests both end here).
+pub fn lint_files(inputs: Vec<InputFile>, settings: &LintSettings) -> Result<LintRun, LintError> {
+    let enabled = enabled_rules(settings)?;
+    let catalog = catalog()?;
+    let parsed: Vec<Result<Module, String>> = inputs
+        .into_par_iter()
+        .map(|input| {
+            let text: Arc<str> = Arc::from(input.text);
+            let facts = catch_unwind(AssertUnwindSafe(|| {
+                crate::python::extract(&text, &input.module, input.is_package)
+            }))
+            .map_err(|_| input.path.display().to_string())?;
+            let is_test = is_test_path(&input.path);
+            let file = Arc::new(SourceFile::new(Arc::from(input.path.as_path()), text));
+            Ok(Module { facts, file, is_test })
+        })
+        .collect();
+    let mut modules = Vec::with_capacity(parsed.len());
+    for m in parsed {
+        match m {
+            Ok(m) => modules.push(m),
+            Err(path) => return Err(LintError::Internal { what: format!("modelling {path}") }),
+        }
+    }
+    modules.sort_by(|a, b| a.file.path.cmp(&b.file.path));
+    let mut run = LintRun {
+        files_checked: modules.len(),
+        files_with_syntax_errors: modules.iter().filter(|m| !m.facts.syntax_errors.is_empty()).count(),
+        ..LintRun::default()
+    };
+    let project = Project::build(modules, &settings.model);
+
+    let mut findings = Vec::new();
+    for id in &enabled {
+        let Some((rule, meta)) = catalog.rules.iter().find(|(r, _)| r.id == *id) else { continue };
+        let mut cx = RuleCx::new(&project, meta, &settings.rule_options);
+        let ok = catch_unwind(AssertUnwindSafe(|| (rule.check)(&mut cx)));
+        if ok.is_err() {
+            return Err(LintError::Internal { what: format!("running rule {id}") });
+        }
+        findings.extend(cx.into_findings());
+    }
+    run.rules_run = enabled;
+    run.findings = apply_suppressions(&project, findings, settings);
+    Ok(run)
+}
+
+/// `# noqa`, per-file ignores and severity overrides, applied after all rules (Ruff's order).
+fn apply_suppressions(project: &Project, findings: Vec<Finding>, settings: &LintSettings) -> Vec<Finding> {
+    // Per module: zero-based lines with noqa codes; task def offsets → decorator line offsets.
+    let mut noqa: HashMap<*const SourceFile, HashMap<usize, Vec<String>>> = HashMap::new();
+    let mut task_lines: HashMap<(*const SourceFile, u32), u32> = HashMap::new();
+    for m in &project.modules {
+        let key = Arc::as_ptr(&m.file);
+        let entry = noqa.entry(key).or_default();
+        for n in &m.facts.noqa {
+            entry.entry(n.line).or_default().extend(n.codes.iter().cloned());
+            if n.codes.is_empty() {
+                entry.entry(n.line).or_default().push("*".into());
+            }
+        }
+        for t in &m.facts.tasks {
+            task_lines.insert((key, t.def_span.start), t.decorator_line_offset);
+        }
+    }
+    let mut out: Vec<Finding> = findings
+        .into_iter()
+        .filter(|f| {
+            let path = f.file.display_path();
+            for (glob, selectors) in &settings.per_file_ignores {
+                if glob.is_match(&path) && selectors.iter().any(|s| matches(s, f.code)) {
+                    return false;
+                }
+            }
+            if f.code == "CD000" {
+                return true; // syntax errors cannot be silenced inline
+            }
+            let key = Arc::as_ptr(&f.file);
+            let Some(lines) = noqa.get(&key) else { return true };
+            let mut candidates = vec![f.file.lines.line_of(f.span.start)];
+            if let Some(&deco) = task_lines.get(&(key, f.span.start)) {
+                let first = f.file.lines.line_of(deco);
+                candidates.extend(first..candidates[0]);
+            }
+            let suppressed = candidates.iter().any(|l| {
+                lines.get(l).is_some_and(|codes| codes.iter().any(|c| c == "*" || matches(c, f.code)))
+            });
+            !suppressed
+        })
+        .collect();
+    for f in &mut out {
+        if let Some(s) = settings.severity.get(f.code) {
+            f.severity = *s;
+        }
+    }
+    out.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()).then_with(|| a.message.cmp(&b.message)));
+    out.dedup_by(|a, b| a.code == b.code && a.span == b.span && Arc::ptr_eq(&a.file, &b.file) && a.message == b.message);
+    out
+}
+
+/// Compute dotted module names for in-memory files: a directory is a package when the set
+/// contains its `__init__.py`.
+pub fn module_names_in_memory(paths: &[PathBuf]) -> Vec<(String, bool)> {
+    let inits: HashSet<PathBuf> = paths
+        .iter()
+        .filter(|p| p.file_name().is_some_and(|n| n == "__init__.py"))
+        .filter_map(|p| p.parent().map(Path::to_path_buf))
+        .collect();
+    paths.iter().map(|p| walk::module_name(p, &|dir: &Path| inits.contains(dir))).collect()
+}

@@ -1,0 +1,440 @@
+//! Facts extracted from one Python module. Owned data: the syntax tree is dropped after
+//! extraction, so a whole project fits in memory and rules never walk the tree.
+
+use crate::finding::Span;
+
+/// A statically evaluated Python expression, as far as the model can tell.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Value {
+    Str(String),
+    Int(i64),
+    Float(f64),
+    Bool(bool),
+    None,
+    List(Vec<Value>),
+    Tuple(Vec<Value>),
+    Set(Vec<Value>),
+    Dict(Vec<(Value, Value)>),
+    /// `timedelta(...)`, already in seconds.
+    Seconds(f64),
+    /// A reference to a name, qualified through imports (`proj.settings.BASE_LIMIT`).
+    Ref(String),
+    /// A call the model knows nothing about; `func` is qualified where possible.
+    Call { func: String, kwargs: Vec<(String, Value)>, args: Vec<Value> },
+    /// Read from the environment: set, value unknown; `default` is the literal default.
+    Env { default: Option<Box<Value>> },
+    /// Anything else (computed at runtime). "Set, value unknown".
+    Unknown,
+}
+
+impl Value {
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Value::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// A number of seconds, if this value is one.
+    pub fn as_seconds(&self) -> Option<f64> {
+        match self {
+            Value::Int(i) => Some(*i as f64),
+            Value::Float(f) => Some(*f),
+            Value::Seconds(s) => Some(*s),
+            _ => None,
+        }
+    }
+
+    /// Literal truthiness; `None` when unknown.
+    pub fn truthy(&self) -> Option<bool> {
+        match self {
+            Value::Bool(b) => Some(*b),
+            Value::None => Some(false),
+            Value::Int(i) => Some(*i != 0),
+            Value::Float(f) => Some(*f != 0.0),
+            Value::Str(s) => Some(!s.is_empty()),
+            Value::List(v) | Value::Tuple(v) | Value::Set(v) => Some(!v.is_empty()),
+            Value::Dict(v) => Some(!v.is_empty()),
+            Value::Seconds(s) => Some(*s != 0.0),
+            _ => None,
+        }
+    }
+
+    pub fn is_none(&self) -> bool {
+        matches!(self, Value::None)
+    }
+
+    /// Elements of a literal list, tuple or set.
+    pub fn elements(&self) -> Option<&[Value]> {
+        match self {
+            Value::List(v) | Value::Tuple(v) | Value::Set(v) => Some(v),
+            _ => None,
+        }
+    }
+
+    pub fn dict_get(&self, key: &str) -> Option<&Value> {
+        match self {
+            Value::Dict(items) => items.iter().find(|(k, _)| k.as_str() == Some(key)).map(|(_, v)| v),
+            _ => None,
+        }
+    }
+
+    /// Short Python-like rendering for messages.
+    pub fn display(&self) -> String {
+        match self {
+            Value::Str(s) => format!("{s:?}"),
+            Value::Int(i) => i.to_string(),
+            Value::Float(f) => f.to_string(),
+            Value::Bool(b) => if *b { "True".into() } else { "False".into() },
+            Value::None => "None".into(),
+            Value::Seconds(s) => format!("{s} s"),
+            Value::Ref(r) => r.rsplit('.').next().unwrap_or(r).to_string(),
+            Value::List(v) => format!("[{}]", v.iter().map(Value::display).collect::<Vec<_>>().join(", ")),
+            Value::Tuple(v) => format!("({})", v.iter().map(Value::display).collect::<Vec<_>>().join(", ")),
+            _ => "…".into(),
+        }
+    }
+}
+
+/// `import x as y` / `from x import y as z`: a local name bound to a qualified name.
+#[derive(Clone, Debug)]
+pub struct Import {
+    pub local: String,
+    pub qualified: String,
+}
+
+/// A module-level (or class-level) `NAME = value`.
+#[derive(Clone, Debug)]
+pub struct Assign {
+    pub name: String,
+    pub value: Value,
+    /// Span of the target name (where settings findings point).
+    pub span: Span,
+    /// Span of the value expression.
+    pub value_span: Span,
+    /// Inside an `if`/`try` at module level.
+    pub conditional: bool,
+    /// Inside `if DEBUG:` (development-only).
+    pub under_debug: bool,
+}
+
+#[derive(Clone, Debug)]
+pub struct ClassFacts {
+    pub name: String,
+    pub qualname: String,
+    /// Base classes, qualified.
+    pub bases: Vec<String>,
+    pub attrs: Vec<Assign>,
+    pub methods: Vec<String>,
+    pub span: Span,
+}
+
+/// `app = Celery("proj", broker=..., backend=...)`.
+#[derive(Clone, Debug)]
+pub struct AppFacts {
+    /// Qualified name of the variable (`proj.celery.app`).
+    pub var: String,
+    pub kwargs: Vec<(String, Value, Span)>,
+    pub span: Span,
+}
+
+/// Where a configuration write happens and which app it targets.
+#[derive(Clone, Debug)]
+pub struct ConfWrite {
+    /// Qualified name of the app variable.
+    pub app: String,
+    pub key: String,
+    pub value: Value,
+    pub span: Span,
+    pub value_span: Span,
+}
+
+/// `app.config_from_object(obj, namespace=...)`.
+#[derive(Clone, Debug)]
+pub struct ConfigFromObject {
+    pub app: String,
+    pub target: Value,
+    pub namespace: Option<String>,
+    pub span: Span,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TaskDecoratorKind {
+    /// `@shared_task`, binds to every app.
+    Shared,
+    /// `@app.task` / `@celery.task`: `receiver` names the app.
+    App,
+    /// `celery.task.task` / `celery.decorators.task` (removed in Celery 5).
+    Legacy,
+}
+
+#[derive(Clone, Debug)]
+pub struct Param {
+    pub name: String,
+    pub has_default: bool,
+    pub kind: ParamKind,
+    pub span: Span,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ParamKind {
+    PositionalOnly,
+    PositionalOrKeyword,
+    KeywordOnly,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct Signature {
+    pub params: Vec<Param>,
+    pub varargs: bool,
+    pub varkw: bool,
+}
+
+/// An HTTP call inside a function body, with what the extractor saw of its timeout.
+#[derive(Clone, Debug)]
+pub struct HttpCall {
+    pub callee: String,
+    pub span: Span,
+}
+
+/// `.get()`/`.wait()`/`.join()` on something that may be a task result.
+#[derive(Clone, Debug)]
+pub struct ResultWait {
+    pub method: String,
+    pub span: Span,
+    /// What produced the awaited value.
+    pub producer: Producer,
+    /// `disable_sync_subtasks=False` passed or inside `allow_join_result()`.
+    pub guard_disabled: bool,
+}
+
+#[derive(Clone, Debug)]
+pub enum Producer {
+    /// A dispatch of this (qualified) callee: `x.delay(...)`, `x.apply_async(...)`.
+    Dispatch(String),
+    /// `AsyncResult(...)`, `GroupResult(...)`, `app.AsyncResult(...)`.
+    AsyncResult,
+    /// Applying a canvas: `group(...)()`, `chord(...)(...)`, `.apply_async()` on a canvas.
+    Canvas,
+}
+
+#[derive(Clone, Debug)]
+pub struct RetryCall {
+    pub text: String,
+    pub span: Span,
+    /// The broad handler that swallows `Retry`, e.g. `Exception`.
+    pub swallowed_by: Option<String>,
+}
+
+#[derive(Clone, Debug)]
+pub struct SideEffect {
+    pub desc: String,
+    pub span: Span,
+    /// An idempotency guard appears before this side effect in the body.
+    pub guarded: bool,
+}
+
+#[derive(Clone, Debug)]
+pub struct MutableDefault {
+    pub param: String,
+    pub span: Span,
+}
+
+/// Facts about a function body that task rules need. Nested `def`s and lambdas are not part
+/// of the body (they may never run).
+#[derive(Clone, Debug, Default)]
+pub struct BodyFacts {
+    pub http_calls: Vec<HttpCall>,
+    pub waits: Vec<ResultWait>,
+    pub retry_calls: Vec<RetryCall>,
+    /// `self.<attr>` references (attr names), for bind checks.
+    pub self_attrs: Vec<(String, Span)>,
+    pub side_effects: Vec<SideEffect>,
+    /// Qualified names of functions called directly (one-hop helper analysis).
+    pub calls: Vec<(String, Span)>,
+    pub has_yield: bool,
+    pub calls_update_state: bool,
+}
+
+/// A module-level function that is not a task (helpers, views…).
+#[derive(Clone, Debug)]
+pub struct FunctionFacts {
+    pub qualname: String,
+    pub body: BodyFacts,
+}
+
+#[derive(Clone, Debug)]
+pub struct TaskDef {
+    pub func_name: String,
+    /// `module.func` — how other modules refer to it.
+    pub qualname: String,
+    pub kind: TaskDecoratorKind,
+    /// Qualified app variable for `@app.task`.
+    pub receiver: Option<String>,
+    /// The task decorator's text, e.g. `app.task` or `shared_task`.
+    pub decorator_text: String,
+    pub decorator_span: Span,
+    /// Index of the task decorator in the decorator list (0 = outermost).
+    pub decorator_index: usize,
+    /// Text of each decorator, outermost first.
+    pub decorators: Vec<String>,
+    /// Keyword options of the decorator call.
+    pub options: Vec<(String, Value, Span)>,
+    pub signature: Signature,
+    pub is_async: bool,
+    /// Span of the function name (task-level findings point here).
+    pub def_span: Span,
+    /// Byte offset of the first decorator line, for `# noqa` on the decorator line.
+    pub decorator_line_offset: u32,
+    pub body: BodyFacts,
+    pub mutable_defaults: Vec<MutableDefault>,
+    /// Defined at module level (not inside a function or class).
+    pub top_level: bool,
+    /// Identifier of the exclusive branch (`if`/`else`, `try`/`except`) the definition sits in.
+    pub branch: Option<(u32, u32)>,
+}
+
+impl TaskDef {
+    pub fn option(&self, name: &str) -> Option<&Value> {
+        self.options.iter().find(|(k, _, _)| k == name).map(|(_, v, _)| v)
+    }
+
+    pub fn option_span(&self, name: &str) -> Option<Span> {
+        self.options.iter().find(|(k, _, _)| k == name).map(|(_, _, s)| *s)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DispatchKind {
+    Delay,
+    ApplyAsync,
+    DelayOnCommit,
+    ApplyAsyncOnCommit,
+    S,
+    Si,
+    Signature,
+    /// `send_task("name", ...)`.
+    SendTask,
+    /// `signature("name", ...)`.
+    SignatureByName,
+}
+
+impl DispatchKind {
+    pub fn method(self) -> &'static str {
+        match self {
+            DispatchKind::Delay => "delay",
+            DispatchKind::ApplyAsync => "apply_async",
+            DispatchKind::DelayOnCommit => "delay_on_commit",
+            DispatchKind::ApplyAsyncOnCommit => "apply_async_on_commit",
+            DispatchKind::S => "s",
+            DispatchKind::Si => "si",
+            DispatchKind::Signature => "signature",
+            DispatchKind::SendTask => "send_task",
+            DispatchKind::SignatureByName => "signature",
+        }
+    }
+
+    /// Publishes a message right now (as opposed to building a signature).
+    pub fn publishes(self) -> bool {
+        matches!(self, DispatchKind::Delay | DispatchKind::ApplyAsync | DispatchKind::SendTask)
+    }
+}
+
+/// What the caller does with the returned `AsyncResult`.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ResultUse {
+    /// Expression statement: the result is dropped.
+    Discarded,
+    /// Stored, returned, passed on, or otherwise used.
+    Used,
+}
+
+/// Positional arguments of a dispatch as far as they are known.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ArgCount {
+    Known(usize),
+    Unknown,
+}
+
+#[derive(Clone, Debug)]
+pub struct CallSite {
+    pub kind: DispatchKind,
+    /// Qualified receiver (`shop.tasks.send_welcome`) or, for by-name dispatch, the literal name.
+    pub target: String,
+    pub span: Span,
+    pub text: String,
+    /// Positional task arguments (`delay(a, b)`, `apply_async((a, b))`).
+    pub args: ArgCount,
+    /// Keyword task arguments: names and spans; `None` when unknown (`**kw`, non-literal).
+    pub kwargs: Option<Vec<(String, Span)>>,
+    /// Keywords of the call itself (execution options for `apply_async`).
+    pub call_keywords: Vec<(String, Value, Span)>,
+    pub result_use: ResultUse,
+    /// Reads of the result in the same function: (`.ready()`, span).
+    pub result_reads: Vec<(String, Span)>,
+    pub in_task: Option<String>,
+    /// Text of the enclosing `transaction.atomic` (with-block or decorator), if the call runs inside it.
+    pub atomic: Option<String>,
+    pub in_function: bool,
+}
+
+#[derive(Clone, Debug)]
+pub struct CrontabCall {
+    pub span: Span,
+    pub text: String,
+    pub keywords: Vec<String>,
+    pub positional: usize,
+}
+
+/// A string literal that looks like a URL with credentials, and the key it is assigned to.
+#[derive(Clone, Debug)]
+pub struct UrlLiteral {
+    pub value: String,
+    pub span: Span,
+    pub context: String,
+}
+
+#[derive(Clone, Debug)]
+pub struct SyntaxError {
+    pub message: String,
+    pub span: Span,
+}
+
+/// `# noqa` / `# noqa: CD101, CD2` on a line.
+#[derive(Clone, Debug)]
+pub struct Noqa {
+    /// Zero-based line.
+    pub line: usize,
+    /// Empty = all codes.
+    pub codes: Vec<String>,
+}
+
+/// Everything extracted from one module.
+#[derive(Clone, Debug, Default)]
+pub struct ModuleFacts {
+    pub module: String,
+    pub is_package: bool,
+    pub imports: Vec<Import>,
+    /// Absolute module names of `from x import *`.
+    pub star_imports: Vec<String>,
+    pub assigns: Vec<Assign>,
+    pub classes: Vec<ClassFacts>,
+    pub apps: Vec<AppFacts>,
+    pub conf_writes: Vec<ConfWrite>,
+    pub config_from_object: Vec<ConfigFromObject>,
+    /// `os.environ.setdefault("DJANGO_SETTINGS_MODULE", "...")` values.
+    pub django_settings_module: Vec<String>,
+    /// Tasks registered with `app.register_task(Cls())`: class names (qualified).
+    pub registered_classes: Vec<String>,
+    pub tasks: Vec<TaskDef>,
+    pub functions: Vec<FunctionFacts>,
+    pub calls: Vec<CallSite>,
+    pub crontabs: Vec<CrontabCall>,
+    pub urls: Vec<UrlLiteral>,
+    pub syntax_errors: Vec<SyntaxError>,
+    pub noqa: Vec<Noqa>,
+    /// Names read as `settings.X` / `getattr(settings, "X")` anywhere in the module.
+    pub settings_reads: Vec<String>,
+    /// `app.conf.X` / `app.conf["X"]` reads? not tracked; `gen_task_name` override seen.
+    pub overrides_gen_task_name: bool,
+}

@@ -1,0 +1,8 @@
+//! The Celery project model (catalog §2): facts per module, joined into one project.
+
+pub mod facts;
+pub mod project;
+pub mod settings;
+mod settings_table;
+
+pub use project::{Config, ModelOptions, Module, Project, SettingEntry, SourceKind, Task};

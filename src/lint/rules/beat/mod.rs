@@ -1,0 +1,1 @@
+pub mod crontab_fires_every_minute;

@@ -1,0 +1,1 @@
+pub mod dispatch_inside_atomic_block;

@@ -1,0 +1,2 @@
+pub mod async_def_task;
+pub mod syntax_error;

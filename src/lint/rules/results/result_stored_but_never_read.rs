@@ -1,0 +1,52 @@
+//! CD301 `result-stored-but-never-read`: every dispatch drops the `AsyncResult`, yet each run
+//! writes a result to the backend.
+
+use crate::finding::Severity;
+use crate::lint::model::facts::{DispatchKind, ResultUse, Value};
+use crate::lint::rules::RuleCx;
+
+pub(crate) fn check(cx: &mut RuleCx<'_>) {
+    let project = cx.project;
+    if !project.has_result_backend() || project.ignores_results_globally() {
+        return;
+    }
+    // Results kept on purpose for humans (admin, Flower): report as info.
+    let extended = matches!(project.setting_value("result_extended"), Some((v, _)) if v.truthy() == Some(true))
+        || project.setting("result_backend").any(|e| matches!(&e.value, Value::Str(s) if s == "django-db" || s == "django-cache"));
+    let mut sites: Vec<Vec<(usize, &crate::lint::model::facts::CallSite)>> = vec![Vec::new(); project.tasks.len()];
+    for (m, call) in project.calls() {
+        if let Some(t) = project.task_for_call(call) {
+            sites[t].push((m, call));
+        }
+    }
+    for (i, task) in project.tasks.iter().enumerate() {
+        let def = project.def(task);
+        if project.modules[task.module].is_test || sites[i].is_empty() {
+            continue;
+        }
+        if project.task_ignores_result(def) != Some(false) || def.body.calls_update_state {
+            continue;
+        }
+        let all_discarded = sites[i].iter().all(|(_, c)| {
+            c.result_use == ResultUse::Discarded
+                && matches!(c.kind, DispatchKind::Delay | DispatchKind::ApplyAsync | DispatchKind::SendTask)
+                && !c.call_keywords.iter().any(|(k, _, _)| k == "link" || k == "link_error")
+        });
+        if !all_discarded {
+            continue;
+        }
+        let name = task.name.clone().unwrap_or_else(|| def.func_name.clone());
+        let related: Vec<_> = sites[i]
+            .iter()
+            .take(5)
+            .map(|(m, c)| cx.related(*m, c.span, "the result is discarded here"))
+            .collect();
+        let f = cx.report(task.module, def.def_span, &[("task", &name)]).with_task(task.name.as_deref());
+        if extended {
+            f.with_severity(Severity::Info);
+        }
+        for r in related {
+            f.with_related(r);
+        }
+    }
+}

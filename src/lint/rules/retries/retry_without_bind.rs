@@ -1,0 +1,20 @@
+//! CD401 `retry-without-bind`: `self.retry()` (or a `self` parameter) in a task that is not
+//! bound: the error-handling path itself crashes.
+
+use crate::lint::rules::RuleCx;
+
+pub(crate) fn check(cx: &mut RuleCx<'_>) {
+    let project = cx.project;
+    for task in &project.tasks {
+        let def = project.def(task);
+        if project.is_bound(def) != Some(false) {
+            continue;
+        }
+        let self_param = def.signature.params.first().is_some_and(|p| p.name == "self");
+        let uses_self = def.top_level && !def.body.self_attrs.is_empty();
+        if self_param || uses_self {
+            let name = task.name.clone().unwrap_or_else(|| def.func_name.clone());
+            cx.report(task.module, def.def_span, &[("task", &name)]).with_task(task.name.as_deref());
+        }
+    }
+}

@@ -1,0 +1,2 @@
+pub mod hardcoded_broker_credentials;
+pub mod pickle_serializer_enabled;

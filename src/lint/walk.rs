@@ -1,0 +1,180 @@
+//! File discovery with the `ignore` crate (gitignore-aware, parallel) and reading.
+
+use std::collections::HashMap;
+use std::path::{Component, Path, PathBuf};
+use std::sync::Mutex;
+
+use globset::GlobSet;
+use ignore::{WalkBuilder, WalkState};
+use rayon::prelude::*;
+
+use super::{InputFile, LintError};
+
+/// Directories never descended into (Ruff's defaults plus caches).
+pub const DEFAULT_EXCLUDES: &[&str] = &[
+    ".bzr", ".direnv", ".eggs", ".git", ".git-rewrite", ".hg", ".mypy_cache", ".nox", ".pants.d",
+    ".pytype", ".ruff_cache", ".svn", ".tox", ".venv", "__pypackages__", "_build", "buck-out",
+    "build", "dist", "node_modules", "site-packages", "venv", "__pycache__",
+];
+
+/// Result of reading the files to lint.
+pub struct Collected {
+    pub inputs: Vec<InputFile>,
+    /// Files that could not be read or decoded: one warning line each.
+    pub warnings: Vec<String>,
+}
+
+/// Display form of a path: relative to the working directory when it is below it.
+pub fn display_path(path: &Path, cwd: &Path) -> PathBuf {
+    let clean: PathBuf = path.components().filter(|c| !matches!(c, Component::CurDir)).collect();
+    if let Ok(rel) = clean.strip_prefix(cwd) {
+        return rel.to_path_buf();
+    }
+    if clean.as_os_str().is_empty() { PathBuf::from(".") } else { clean }
+}
+
+/// Dotted module name of `path`, walking up while the parent directory is a package.
+pub fn module_name(path: &Path, is_package_dir: &dyn Fn(&Path) -> bool) -> (String, bool) {
+    let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("").to_string();
+    let is_init = stem == "__init__";
+    let mut parts: Vec<String> = Vec::new();
+    if !is_init {
+        parts.push(stem);
+    }
+    let mut dir = path.parent().map(Path::to_path_buf);
+    let mut first = true;
+    while let Some(d) = dir {
+        let is_pkg = is_package_dir(&d);
+        if !is_pkg && !(first && is_init) {
+            break;
+        }
+        if !is_pkg {
+            break;
+        }
+        match d.file_name().and_then(|n| n.to_str()) {
+            Some(name) if !name.is_empty() && name != "." && name != ".." => parts.push(name.to_string()),
+            _ => break,
+        }
+        first = false;
+        dir = d.parent().map(Path::to_path_buf);
+    }
+    parts.reverse();
+    let valid = parts.iter().all(|p| !p.is_empty() && p.chars().all(|c| c.is_alphanumeric() || c == '_'));
+    (if valid { parts.join(".") } else { String::new() }, is_init)
+}
+
+fn excluded(path: &Path, exclude: Option<&GlobSet>, cwd: &Path) -> bool {
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    if DEFAULT_EXCLUDES.contains(&name) {
+        return true;
+    }
+    match exclude {
+        Some(set) => {
+            let shown = display_path(path, cwd);
+            set.is_match(&shown) || set.is_match(name)
+        }
+        None => false,
+    }
+}
+
+/// Find the Python files under `paths`. A missing path is an error; unreadable entries inside
+/// a tree become warnings.
+pub fn collect(paths: &[PathBuf], exclude: Option<&GlobSet>, cwd: &Path) -> Result<Collected, LintError> {
+    let mut files: Vec<PathBuf> = Vec::new();
+    let warnings = Mutex::new(Vec::new());
+    for root in paths {
+        let meta = std::fs::metadata(root).map_err(|e| LintError::Path {
+            path: root.display().to_string(),
+            message: match e.kind() {
+                std::io::ErrorKind::NotFound if std::fs::symlink_metadata(root).is_ok() => "broken symbolic link".to_string(),
+                std::io::ErrorKind::NotFound => "no such file or directory".to_string(),
+                _ => e.to_string(),
+            },
+        })?;
+        if meta.is_file() {
+            files.push(root.clone());
+            continue;
+        }
+        let found = Mutex::new(Vec::new());
+        let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+        WalkBuilder::new(root)
+            .hidden(false)
+            .git_ignore(true)
+            .git_exclude(true)
+            .require_git(false)
+            .threads(threads)
+            .filter_entry({
+                let exclude = exclude.cloned();
+                let cwd = cwd.to_path_buf();
+                move |e| e.depth() == 0 || !excluded(e.path(), exclude.as_ref(), &cwd)
+            })
+            .build_parallel()
+            .run(|| {
+                let found = &found;
+                let warnings = &warnings;
+                Box::new(move |entry| {
+                    match entry {
+                        Ok(e) => {
+                            let is_py = e.path().extension().is_some_and(|x| x == "py" || x == "pyi");
+                            if is_py && e.file_type().is_some_and(|t| t.is_file() || t.is_symlink()) {
+                                found.lock().expect("walk lock").push(e.into_path());
+                            }
+                        }
+                        Err(err) => warnings.lock().expect("walk lock").push(err.to_string()),
+                    }
+                    WalkState::Continue
+                })
+            });
+        files.extend(found.into_inner().expect("walk lock"));
+    }
+    files.sort();
+    files.dedup();
+
+    let mut pkg_cache: HashMap<PathBuf, bool> = HashMap::new();
+    let mut named = Vec::with_capacity(files.len());
+    for f in files {
+        // Fill the package cache for this file's ancestors, then name the module from it.
+        let mut dir = f.parent().map(Path::to_path_buf);
+        while let Some(d) = dir {
+            if pkg_cache.contains_key(&d) {
+                break;
+            }
+            let is_pkg = d.join("__init__.py").is_file();
+            pkg_cache.insert(d.clone(), is_pkg);
+            if !is_pkg {
+                break;
+            }
+            dir = d.parent().map(Path::to_path_buf);
+        }
+        let (module, is_package) = module_name(&f, &|d: &Path| pkg_cache.get(d).copied().unwrap_or(false));
+        named.push((f, module, is_package));
+    }
+    let read: Vec<Result<InputFile, String>> = named
+        .into_par_iter()
+        .map(|(path, module, is_package)| {
+            let shown = display_path(&path, cwd);
+            let bytes = std::fs::read(&path).map_err(|e| {
+                let msg = if e.kind() == std::io::ErrorKind::NotFound { "broken symbolic link or vanished file".to_string() } else { e.to_string() };
+                format!("{}: cannot read file: {msg}; skipped", shown.display())
+            })?;
+            if bytes.contains(&0) {
+                return Err(format!("{}: binary file (contains NUL bytes); skipped", shown.display()));
+            }
+            let mut text = String::from_utf8(bytes)
+                .map_err(|e| format!("{}: not valid UTF-8 (byte {}); skipped", shown.display(), e.utf8_error().valid_up_to()))?;
+            if text.starts_with('\u{feff}') {
+                text.replace_range(..3, "");
+            }
+            Ok(InputFile { path: shown, text, module, is_package })
+        })
+        .collect();
+    let mut inputs = Vec::new();
+    let mut warnings = warnings.into_inner().expect("walk lock");
+    for r in read {
+        match r {
+            Ok(i) => inputs.push(i),
+            Err(w) => warnings.push(w),
+        }
+    }
+    Ok(Collected { inputs, warnings })
+}

@@ -1,0 +1,1562 @@
+//! One traversal of a module's syntax tree that records the Celery facts of §2 of the rule
+//! catalog: imports, apps, configuration writes, tasks with body facts, dispatch sites, crontabs.
+
+use std::collections::{HashMap, HashSet};
+
+use ruff_python_ast::visitor::{self, Visitor};
+use ruff_python_ast::{
+    self as ast, ExceptHandler, Expr, Number, Operator, Stmt, UnaryOp,
+};
+use ruff_text_size::{Ranged, TextRange};
+
+use crate::finding::Span;
+use crate::lint::model::facts::*;
+
+const DISPATCH_METHODS: &[(&str, DispatchKind)] = &[
+    ("delay", DispatchKind::Delay),
+    ("apply_async", DispatchKind::ApplyAsync),
+    ("delay_on_commit", DispatchKind::DelayOnCommit),
+    ("apply_async_on_commit", DispatchKind::ApplyAsyncOnCommit),
+    ("s", DispatchKind::S),
+    ("si", DispatchKind::Si),
+    ("signature", DispatchKind::Signature),
+];
+
+const WAIT_METHODS: &[&str] = &["get", "wait", "join", "join_native", "collect"];
+const RESULT_READ_METHODS: &[&str] = &["get", "wait", "ready", "successful", "failed", "join", "forget"];
+const RESULT_READ_ATTRS: &[&str] = &["state", "status", "result", "info", "traceback"];
+const SELF_TASK_ATTRS: &[&str] = &[
+    "retry", "request", "max_retries", "update_state", "default_retry_delay", "name", "backend",
+    "app", "AsyncResult", "send_event", "replace", "add_to_chord",
+];
+const BROAD_EXCEPTIONS: &[&str] = &[
+    "Exception", "BaseException", "CeleryError", "TaskPredicate", "Retry",
+];
+const REQUESTS_FUNCS: &[&str] = &["get", "post", "put", "patch", "delete", "head", "options", "request"];
+const SESSION_METHODS: &[&str] = &["get", "post", "put", "patch", "delete", "head", "options", "request"];
+
+#[derive(Clone, Debug)]
+enum Binding {
+    /// The result of a dispatch: index into `facts.calls`.
+    Dispatch(usize),
+    AsyncResult,
+    Canvas,
+    /// A `requests.Session()`; `true` once an adapter was mounted.
+    Session(bool),
+}
+
+#[derive(Default)]
+struct Scope {
+    is_function: bool,
+    /// Index of the task this scope is the body of.
+    task: Option<usize>,
+    /// Qualified name of a module-level non-task function.
+    function: Option<String>,
+    body: BodyFacts,
+    bindings: HashMap<String, Binding>,
+    first_param: Option<String>,
+    guard_seen: bool,
+    except_depth: usize,
+    allow_join: usize,
+    mutable_params: Vec<(String, Span)>,
+    rebound: HashSet<String>,
+    used_mutable: HashSet<String>,
+}
+
+struct TryFrame {
+    scope_depth: usize,
+    /// Handler classes in order: (display, catches Retry, re-raises).
+    handlers: Vec<(String, bool, bool)>,
+}
+
+pub(crate) struct Extractor<'s> {
+    facts: ModuleFacts,
+    source: &'s str,
+    /// Top-level names defined in this module (functions, classes, assignments).
+    local_names: HashSet<String>,
+    imports: HashMap<String, String>,
+    scopes: Vec<Scope>,
+    /// Enclosing `transaction.atomic` contexts: (text, scope depth where entered).
+    atomic: Vec<(String, usize)>,
+    on_commit: usize,
+    tries: Vec<TryFrame>,
+    class_depth: usize,
+    /// Module-level `if`/`try` nesting.
+    conditional: usize,
+    debug: usize,
+    branch: Option<(u32, u32)>,
+    /// Expression-statement call ranges: their result is discarded.
+    discarded: HashSet<(u32, u32)>,
+    /// Deferred reads: (receiver span, what, span).
+    reads: Vec<((u32, u32), String, Span)>,
+    /// Dispatch call spans → index in `facts.calls`.
+    call_index: HashMap<(u32, u32), usize>,
+}
+
+fn span(range: TextRange) -> Span {
+    Span::new(range.start().to_u32(), range.end().to_u32())
+}
+
+fn key(range: TextRange) -> (u32, u32) {
+    (range.start().to_u32(), range.end().to_u32())
+}
+
+impl<'s> Extractor<'s> {
+    pub(crate) fn run(facts: &mut ModuleFacts, source: &'s str, module: &ast::ModModule) {
+        let mut ex = Extractor {
+            facts: std::mem::take(facts),
+            source,
+            local_names: HashSet::new(),
+            imports: HashMap::new(),
+            scopes: vec![Scope::default()],
+            atomic: Vec::new(),
+            on_commit: 0,
+            tries: Vec::new(),
+            class_depth: 0,
+            conditional: 0,
+            debug: 0,
+            branch: None,
+            discarded: HashSet::new(),
+            reads: Vec::new(),
+            call_index: HashMap::new(),
+        };
+        ex.collect_top_level(&module.body);
+        ex.visit_body(&module.body);
+        // Attach deferred result reads to their dispatch sites.
+        let reads = std::mem::take(&mut ex.reads);
+        for (receiver, what, at) in reads {
+            if let Some(&idx) = ex.call_index.get(&receiver) {
+                ex.facts.calls[idx].result_reads.push((what, at));
+            }
+        }
+        ex.facts.imports = ex
+            .imports
+            .iter()
+            .map(|(l, q)| Import { local: l.clone(), qualified: q.clone() })
+            .collect();
+        ex.facts.imports.sort_by(|a, b| a.local.cmp(&b.local));
+        *facts = ex.facts;
+    }
+
+    fn text(&self, range: TextRange) -> &'s str {
+        self.source.get(range.start().to_usize()..range.end().to_usize()).unwrap_or("")
+    }
+
+    /// One-line text of an expression for messages (long ones are elided).
+    fn short(&self, range: TextRange) -> String {
+        let text = self.text(range);
+        let one: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
+        if one.chars().count() > 80 {
+            let mut s: String = one.chars().take(77).collect();
+            s.push('…');
+            s
+        } else {
+            one
+        }
+    }
+
+    // ----- names ---------------------------------------------------------------------------
+
+    fn collect_top_level(&mut self, body: &[Stmt]) {
+        for stmt in body {
+            match stmt {
+                Stmt::FunctionDef(f) => {
+                    self.local_names.insert(f.name.to_string());
+                }
+                Stmt::ClassDef(c) => {
+                    self.local_names.insert(c.name.to_string());
+                }
+                Stmt::Assign(a) => {
+                    for t in &a.targets {
+                        if let Expr::Name(n) = t {
+                            self.local_names.insert(n.id.to_string());
+                        }
+                    }
+                }
+                Stmt::AnnAssign(a) => {
+                    if let Expr::Name(n) = a.target.as_ref() {
+                        self.local_names.insert(n.id.to_string());
+                    }
+                }
+                Stmt::If(i) => {
+                    self.collect_top_level(&i.body);
+                    for clause in &i.elif_else_clauses {
+                        self.collect_top_level(&clause.body);
+                    }
+                }
+                Stmt::Try(t) => {
+                    self.collect_top_level(&t.body);
+                    for ExceptHandler::ExceptHandler(h) in &t.handlers {
+                        self.collect_top_level(&h.body);
+                    }
+                    self.collect_top_level(&t.orelse);
+                }
+                _ => {}
+            }
+        }
+    }
+
+    fn package(&self) -> String {
+        if self.facts.is_package {
+            self.facts.module.clone()
+        } else {
+            match self.facts.module.rsplit_once('.') {
+                Some((pkg, _)) => pkg.to_string(),
+                None => String::new(),
+            }
+        }
+    }
+
+    fn resolve_relative(&self, level: u32, module: Option<&str>) -> String {
+        if level == 0 {
+            return module.unwrap_or("").to_string();
+        }
+        let mut base = self.package();
+        for _ in 1..level {
+            base = match base.rsplit_once('.') {
+                Some((b, _)) => b.to_string(),
+                None => String::new(),
+            };
+        }
+        match (base.is_empty(), module) {
+            (true, Some(m)) => m.to_string(),
+            (true, None) => String::new(),
+            (false, Some(m)) => format!("{base}.{m}"),
+            (false, None) => base,
+        }
+    }
+
+    /// Qualified name of a `Name`/`Attribute` chain, resolved through imports and local
+    /// definitions. Unknown bare names are returned as they are.
+    fn qualify(&self, expr: &Expr) -> Option<String> {
+        match expr {
+            Expr::Name(n) => {
+                let id = n.id.as_str();
+                if let Some(q) = self.imports.get(id) {
+                    Some(q.clone())
+                } else if self.local_names.contains(id) && !self.facts.module.is_empty() {
+                    Some(format!("{}.{id}", self.facts.module))
+                } else {
+                    Some(id.to_string())
+                }
+            }
+            Expr::Attribute(a) => {
+                let base = self.qualify(&a.value)?;
+                Some(format!("{base}.{}", a.attr.as_str()))
+            }
+            _ => None,
+        }
+    }
+
+    fn last_segment(q: &str) -> &str {
+        q.rsplit('.').next().unwrap_or(q)
+    }
+
+    // ----- values --------------------------------------------------------------------------
+
+    fn eval(&self, expr: &Expr) -> Value {
+        match expr {
+            Expr::StringLiteral(s) => Value::Str(s.value.to_str().to_string()),
+            Expr::NumberLiteral(n) => match &n.value {
+                Number::Int(i) => i.as_i64().map_or(Value::Unknown, Value::Int),
+                Number::Float(f) => Value::Float(*f),
+                Number::Complex { .. } => Value::Unknown,
+            },
+            Expr::BooleanLiteral(b) => Value::Bool(b.value),
+            Expr::NoneLiteral(_) => Value::None,
+            Expr::List(l) => Value::List(l.elts.iter().map(|e| self.eval(e)).collect()),
+            Expr::Tuple(t) => Value::Tuple(t.elts.iter().map(|e| self.eval(e)).collect()),
+            Expr::Set(s) => Value::Set(s.elts.iter().map(|e| self.eval(e)).collect()),
+            Expr::Dict(d) => {
+                let mut items = Vec::new();
+                for item in &d.items {
+                    match &item.key {
+                        Some(k) => items.push((self.eval(k), self.eval(&item.value))),
+                        None => return Value::Unknown,
+                    }
+                }
+                Value::Dict(items)
+            }
+            Expr::UnaryOp(u) => match (u.op, self.eval(&u.operand)) {
+                (UnaryOp::USub, Value::Int(i)) => Value::Int(-i),
+                (UnaryOp::USub, Value::Float(f)) => Value::Float(-f),
+                (UnaryOp::Not, v) => v.truthy().map_or(Value::Unknown, |b| Value::Bool(!b)),
+                _ => Value::Unknown,
+            },
+            Expr::BinOp(b) => {
+                let (l, r) = (self.eval(&b.left), self.eval(&b.right));
+                arith(b.op, &l, &r)
+            }
+            Expr::Name(_) | Expr::Attribute(_) => match self.qualify(expr) {
+                Some(q) if q == "True" => Value::Bool(true),
+                Some(q) if q == "False" => Value::Bool(false),
+                Some(q) => Value::Ref(q),
+                None => Value::Unknown,
+            },
+            Expr::Subscript(s) => {
+                if self.qualify(&s.value).as_deref() == Some("os.environ") {
+                    Value::Env { default: None }
+                } else {
+                    Value::Unknown
+                }
+            }
+            Expr::Call(call) => self.eval_call(call),
+            _ => Value::Unknown,
+        }
+    }
+
+    fn eval_call(&self, call: &ast::ExprCall) -> Value {
+        let func = self.qualify(&call.func).unwrap_or_default();
+        let last = Self::last_segment(&func);
+        if last == "timedelta" {
+            let mut secs = 0.0;
+            let units = [
+                ("weeks", 604_800.0), ("days", 86_400.0), ("hours", 3_600.0), ("minutes", 60.0),
+                ("seconds", 1.0), ("milliseconds", 0.001), ("microseconds", 0.000_001),
+            ];
+            for (i, arg) in call.arguments.args.iter().enumerate() {
+                let Some(v) = self.eval(arg).as_seconds() else { return Value::Unknown };
+                let unit = [86_400.0, 1.0, 0.000_001, 0.001, 60.0, 3_600.0, 604_800.0];
+                secs += v * unit.get(i).copied().unwrap_or(0.0);
+            }
+            for kw in &call.arguments.keywords {
+                let Some(arg) = &kw.arg else { return Value::Unknown };
+                let Some(v) = self.eval(&kw.value).as_seconds() else { return Value::Unknown };
+                let Some((_, mult)) = units.iter().find(|(n, _)| *n == arg.as_str()) else {
+                    return Value::Unknown;
+                };
+                secs += v * mult;
+            }
+            return Value::Seconds(secs);
+        }
+        if is_env_call(&func) {
+            let default = call
+                .arguments
+                .keywords
+                .iter()
+                .find(|k| k.arg.as_ref().is_some_and(|a| a.as_str() == "default"))
+                .map(|k| Box::new(self.eval(&k.value)))
+                .or_else(|| call.arguments.args.get(1).map(|a| Box::new(self.eval(a))));
+            return Value::Env { default };
+        }
+        if matches!(func.as_str(), "int" | "float" | "str" | "bool") {
+            if let Some(arg) = call.arguments.args.first() {
+                let v = self.eval(arg);
+                if matches!(v, Value::Env { .. }) {
+                    return v;
+                }
+                return match (func.as_str(), v) {
+                    ("int", Value::Int(i)) => Value::Int(i),
+                    ("float", Value::Int(i)) => Value::Float(i as f64),
+                    ("float", Value::Float(f)) => Value::Float(f),
+                    _ => Value::Unknown,
+                };
+            }
+        }
+        if func.ends_with(".total_seconds") {
+            if let Expr::Attribute(a) = call.func.as_ref() {
+                if let Value::Seconds(s) = self.eval(&a.value) {
+                    return Value::Float(s);
+                }
+            }
+        }
+        let kwargs = call
+            .arguments
+            .keywords
+            .iter()
+            .filter_map(|k| k.arg.as_ref().map(|a| (a.to_string(), self.eval(&k.value))))
+            .collect();
+        let args = call.arguments.args.iter().map(|a| self.eval(a)).collect();
+        Value::Call { func, kwargs, args }
+    }
+
+    // ----- scopes --------------------------------------------------------------------------
+
+    fn scope(&mut self) -> &mut Scope {
+        self.scopes.last_mut().expect("module scope")
+    }
+
+    fn at_module_level(&self) -> bool {
+        self.scopes.len() == 1 && self.class_depth == 0
+    }
+
+    /// The task whose body we are directly in (not a nested function).
+    fn current_task(&self) -> Option<&TaskDef> {
+        self.scopes.last()?.task.map(|i| &self.facts.tasks[i])
+    }
+
+    fn in_function(&self) -> bool {
+        self.scopes.iter().any(|s| s.is_function)
+    }
+
+    fn atomic_here(&self) -> Option<String> {
+        if self.on_commit > 0 {
+            return None;
+        }
+        let depth = self.scopes.len();
+        self.atomic.iter().rev().find(|(_, d)| *d == depth).map(|(t, _)| t.clone())
+    }
+
+    // ----- tasks ---------------------------------------------------------------------------
+
+    /// Classify a decorator: `(kind, receiver, text)` if it is a Celery task decorator.
+    fn task_decorator(&self, expr: &Expr) -> Option<(TaskDecoratorKind, Option<String>, String)> {
+        let func = match expr {
+            Expr::Call(c) => c.func.as_ref(),
+            other => other,
+        };
+        let q = self.qualify(func)?;
+        let text = self.short(func.range());
+        match q.as_str() {
+            "celery.shared_task" | "celery.app.shared_task" | "celery.app.base.shared_task"
+            | "shared_task" => return Some((TaskDecoratorKind::Shared, None, text)),
+            "celery.task" | "celery.task.task" | "celery.decorators.task"
+            | "celery.task.periodic_task" | "celery.decorators.periodic_task" => {
+                return Some((TaskDecoratorKind::Legacy, None, text));
+            }
+            _ => {}
+        }
+        if let Expr::Attribute(a) = func {
+            if a.attr.as_str() == "task" {
+                let receiver = self.qualify(&a.value)?;
+                return Some((TaskDecoratorKind::App, Some(receiver), text));
+            }
+        }
+        None
+    }
+
+    fn signature(&self, params: &ast::Parameters) -> Signature {
+        let mut sig = Signature::default();
+        for p in &params.posonlyargs {
+            sig.params.push(Param {
+                name: p.parameter.name.to_string(),
+                has_default: p.default.is_some(),
+                kind: ParamKind::PositionalOnly,
+                span: span(p.range()),
+            });
+        }
+        for p in &params.args {
+            sig.params.push(Param {
+                name: p.parameter.name.to_string(),
+                has_default: p.default.is_some(),
+                kind: ParamKind::PositionalOrKeyword,
+                span: span(p.range()),
+            });
+        }
+        for p in &params.kwonlyargs {
+            sig.params.push(Param {
+                name: p.parameter.name.to_string(),
+                has_default: p.default.is_some(),
+                kind: ParamKind::KeywordOnly,
+                span: span(p.range()),
+            });
+        }
+        sig.varargs = params.vararg.is_some();
+        sig.varkw = params.kwarg.is_some();
+        sig
+    }
+
+    fn is_mutable_default(&self, expr: &Expr) -> bool {
+        match expr {
+            Expr::List(_) | Expr::Dict(_) | Expr::Set(_) => true,
+            Expr::Call(c) => {
+                let q = self.qualify(&c.func).unwrap_or_default();
+                matches!(
+                    q.as_str(),
+                    "list" | "dict" | "set" | "collections.defaultdict" | "collections.OrderedDict"
+                        | "collections.Counter" | "collections.deque"
+                )
+            }
+            _ => false,
+        }
+    }
+
+    fn visit_function(&mut self, f: &'s ast::StmtFunctionDef) {
+        // Decorators and defaults are evaluated in the enclosing scope.
+        for d in &f.decorator_list {
+            self.visit_decorator(d);
+        }
+        for p in f.parameters.iter_non_variadic_params() {
+            if let Some(default) = &p.default {
+                self.visit_expr(default);
+            }
+        }
+        let top_level = self.at_module_level();
+        let mut task_idx = None;
+        for (i, d) in f.decorator_list.iter().enumerate() {
+            if let Some((kind, receiver, text)) = self.task_decorator(&d.expression) {
+                let options = match &d.expression {
+                    Expr::Call(c) => c
+                        .arguments
+                        .keywords
+                        .iter()
+                        .filter_map(|k| {
+                            k.arg.as_ref().map(|a| (a.to_string(), self.eval(&k.value), span(k.range())))
+                        })
+                        .collect(),
+                    _ => Vec::new(),
+                };
+                let mutable_defaults = f
+                    .parameters
+                    .iter_non_variadic_params()
+                    .filter(|p| p.default.as_deref().is_some_and(|e| self.is_mutable_default(e)))
+                    .map(|p| MutableDefault { param: p.parameter.name.to_string(), span: span(p.range()) })
+                    .collect();
+                let qualname = if self.facts.module.is_empty() {
+                    f.name.to_string()
+                } else {
+                    format!("{}.{}", self.facts.module, f.name)
+                };
+                self.facts.tasks.push(TaskDef {
+                    func_name: f.name.to_string(),
+                    qualname,
+                    kind,
+                    receiver,
+                    decorator_text: text,
+                    decorator_span: span(d.range()),
+                    decorator_index: i,
+                    decorators: f.decorator_list.iter().map(|d| self.short(d.expression.range())).collect(),
+                    options,
+                    signature: self.signature(&f.parameters),
+                    is_async: f.is_async,
+                    def_span: span(f.name.range()),
+                    decorator_line_offset: f
+                        .decorator_list
+                        .first()
+                        .map_or(f.range().start().to_u32(), |d| d.range().start().to_u32()),
+                    body: BodyFacts::default(),
+                    mutable_defaults,
+                    top_level,
+                    branch: self.branch,
+                });
+                task_idx = Some(self.facts.tasks.len() - 1);
+                break;
+            }
+        }
+        let function = if task_idx.is_none() && top_level {
+            Some(format!("{}.{}", self.facts.module, f.name))
+        } else {
+            None
+        };
+        let mut scope = Scope {
+            is_function: true,
+            task: task_idx,
+            function,
+            first_param: f
+                .parameters
+                .posonlyargs
+                .iter()
+                .chain(f.parameters.args.iter())
+                .next()
+                .map(|p| p.parameter.name.to_string()),
+            ..Scope::default()
+        };
+        if let Some(i) = task_idx {
+            scope.mutable_params = self.facts.tasks[i]
+                .mutable_defaults
+                .iter()
+                .map(|m| (m.param.clone(), m.span))
+                .collect();
+        }
+        self.scopes.push(scope);
+        let depth = self.scopes.len();
+        let atomic_decorator = f.decorator_list.iter().find(|d| {
+            let func = match &d.expression {
+                Expr::Call(c) => c.func.as_ref(),
+                e => e,
+            };
+            self.qualify(func).is_some_and(|q| is_atomic(&q))
+        });
+        let pushed_atomic = if let Some(d) = atomic_decorator {
+            self.atomic.push((format!("@{}", self.short(d.expression.range())), depth));
+            true
+        } else {
+            false
+        };
+        let saved_class = std::mem::take(&mut self.class_depth);
+        self.visit_body(&f.body);
+        self.class_depth = saved_class;
+        if pushed_atomic {
+            self.atomic.pop();
+        }
+        let scope = self.scopes.pop().expect("function scope");
+        if let Some(i) = scope.task {
+            let task = &mut self.facts.tasks[i];
+            task.body = scope.body;
+            task.mutable_defaults.retain(|m| scope.used_mutable.contains(&m.param));
+        } else if let Some(qualname) = scope.function {
+            self.facts.functions.push(FunctionFacts { qualname, body: scope.body });
+        }
+    }
+
+    // ----- calls ---------------------------------------------------------------------------
+
+    fn has_keyword(call: &ast::ExprCall, name: &str) -> bool {
+        call.arguments.keywords.iter().any(|k| k.arg.as_ref().is_some_and(|a| a.as_str() == name))
+    }
+
+    fn keyword<'e>(call: &'e ast::ExprCall, name: &str) -> Option<&'e Expr> {
+        call.arguments
+            .keywords
+            .iter()
+            .find(|k| k.arg.as_ref().is_some_and(|a| a.as_str() == name))
+            .map(|k| &k.value)
+    }
+
+    fn has_star_kwargs(call: &ast::ExprCall) -> bool {
+        call.arguments.keywords.iter().any(|k| k.arg.is_none())
+    }
+
+    fn has_starred(call: &ast::ExprCall) -> bool {
+        call.arguments.args.iter().any(|a| matches!(a, Expr::Starred(_)))
+    }
+
+    /// What a receiver expression holds, if it is a Celery result.
+    fn producer_of(&self, expr: &Expr) -> Option<Producer> {
+        match expr {
+            Expr::Call(c) => {
+                if let Expr::Attribute(a) = c.func.as_ref() {
+                    let m = a.attr.as_str();
+                    if m == "delay" || m == "apply_async" {
+                        if self.is_canvas_expr(&a.value) {
+                            return Some(Producer::Canvas);
+                        }
+                        return self.qualify(&a.value).map(Producer::Dispatch);
+                    }
+                }
+                if self.is_canvas_expr(&c.func) {
+                    return Some(Producer::Canvas);
+                }
+                let q = self.qualify(&c.func)?;
+                let last = Self::last_segment(&q);
+                if (last == "AsyncResult" || last == "GroupResult")
+                    && (q.starts_with("celery") || q.contains(".AsyncResult") || q == last)
+                {
+                    return Some(Producer::AsyncResult);
+                }
+                None
+            }
+            Expr::Name(n) => match self.scopes.last()?.bindings.get(n.id.as_str())? {
+                Binding::Dispatch(i) => Some(Producer::Dispatch(self.facts.calls[*i].target.clone())),
+                Binding::AsyncResult => Some(Producer::AsyncResult),
+                Binding::Canvas => Some(Producer::Canvas),
+                Binding::Session(_) => None,
+            },
+            _ => None,
+        }
+    }
+
+    fn is_canvas_expr(&self, expr: &Expr) -> bool {
+        match expr {
+            Expr::Call(c) => self
+                .qualify(&c.func)
+                .is_some_and(|q| matches!(q.as_str(), "celery.group" | "celery.chord" | "celery.chain" | "celery.canvas.group" | "celery.canvas.chord" | "celery.canvas.chain")),
+            _ => false,
+        }
+    }
+
+    /// Handle a call expression before its children are visited.
+    fn on_call(&mut self, call: &'s ast::ExprCall) {
+        let q = self.qualify(&call.func).unwrap_or_default();
+        let call_span = span(call.range());
+
+        if let Expr::Attribute(attr) = call.func.as_ref() {
+            let method = attr.attr.as_str();
+            // Dispatch sites.
+            if let Some((_, kind)) = DISPATCH_METHODS.iter().find(|(m, _)| *m == method) {
+                if let Some(target) = self.qualify(&attr.value) {
+                    if !self.is_canvas_expr(&attr.value) {
+                        self.record_dispatch(*kind, target, call);
+                    }
+                }
+            } else if method == "send_task" {
+                if let Some(Expr::StringLiteral(name)) = call.arguments.args.first() {
+                    self.record_dispatch(DispatchKind::SendTask, name.value.to_str().to_string(), call);
+                }
+            }
+            // Waiting on results.
+            if WAIT_METHODS.contains(&method) && call.arguments.args.is_empty() {
+                if let Some(producer) = self.producer_of(&attr.value) {
+                    let guard_disabled = Self::keyword(call, "disable_sync_subtasks")
+                        .is_some_and(|v| self.eval(v).truthy() == Some(false))
+                        || self.scopes.last().is_some_and(|s| s.allow_join > 0);
+                    self.scope().body.waits.push(ResultWait {
+                        method: method.to_string(),
+                        span: call_span,
+                        producer,
+                        guard_disabled,
+                    });
+                }
+            }
+            if RESULT_READ_METHODS.contains(&method) {
+                self.note_read(&attr.value, format!(".{method}()"), call_span);
+            }
+            // Retries.
+            if method == "retry" {
+                self.on_retry(call, attr);
+            }
+            // Sessions.
+            if let Expr::Name(n) = attr.value.as_ref() {
+                let name = n.id.to_string();
+                if let Some(Binding::Session(mounted)) = self.scopes.last().and_then(|s| s.bindings.get(&name)).cloned() {
+                    if method == "mount" {
+                        self.scope().bindings.insert(name, Binding::Session(true));
+                    } else if !mounted && SESSION_METHODS.contains(&method) {
+                        self.check_http(call, &format!("{name}.{method}"), usize::MAX);
+                    }
+                }
+            }
+            // Mutable defaults: `param.append(...)`.
+            if let Expr::Name(n) = attr.value.as_ref() {
+                if matches!(method, "append" | "extend" | "update" | "add" | "insert" | "setdefault" | "pop" | "remove" | "clear" | "discard" | "appendleft" | "popitem") {
+                    self.use_mutable(n.id.as_str());
+                }
+            }
+            // Configuration.
+            if method == "config_from_object" {
+                if let (Some(app), Some(target)) = (self.qualify(&attr.value), call.arguments.args.first()) {
+                    let namespace = Self::keyword(call, "namespace")
+                        .or_else(|| call.arguments.args.get(2))
+                        .and_then(|e| self.eval(e).as_str().map(str::to_string));
+                    self.facts.config_from_object.push(ConfigFromObject {
+                        app,
+                        target: self.eval(target),
+                        namespace,
+                        span: call_span,
+                    });
+                }
+            }
+            if method == "update" {
+                if let Expr::Attribute(conf) = attr.value.as_ref() {
+                    if conf.attr.as_str() == "conf" {
+                        if let Some(app) = self.qualify(&conf.value) {
+                            for k in &call.arguments.keywords {
+                                if let Some(a) = &k.arg {
+                                    self.facts.conf_writes.push(ConfWrite {
+                                        app: app.clone(),
+                                        key: a.to_string(),
+                                        value: self.eval(&k.value),
+                                        span: span(a.range()),
+                                        value_span: span(k.value.range()),
+                                    });
+                                }
+                            }
+                            if let Some(Expr::Dict(d)) = call.arguments.args.first() {
+                                for item in &d.items {
+                                    if let Some(Expr::StringLiteral(k)) = &item.key {
+                                        self.facts.conf_writes.push(ConfWrite {
+                                            app: app.clone(),
+                                            key: k.value.to_str().to_string(),
+                                            value: self.eval(&item.value),
+                                            span: span(k.range()),
+                                            value_span: span(item.value.range()),
+                                        });
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            if method == "setdefault" && self.qualify(&attr.value).as_deref() == Some("os.environ") {
+                if let (Some(Expr::StringLiteral(k)), Some(Expr::StringLiteral(v))) =
+                    (call.arguments.args.first(), call.arguments.args.get(1))
+                {
+                    if k.value.to_str() == "DJANGO_SETTINGS_MODULE" {
+                        self.facts.django_settings_module.push(v.value.to_str().to_string());
+                    }
+                }
+            }
+            if method == "register_task" {
+                if let Some(arg) = call.arguments.args.first() {
+                    let cls = match arg {
+                        Expr::Call(c) => self.qualify(&c.func),
+                        e => self.qualify(e),
+                    };
+                    if let Some(cls) = cls {
+                        self.facts.registered_classes.push(cls);
+                    }
+                }
+            }
+        }
+
+        // `signature("name", ...)`.
+        if matches!(q.as_str(), "celery.signature" | "celery.canvas.signature" | "celery.canvas.Signature" | "celery.Signature") {
+            if let Some(Expr::StringLiteral(name)) = call.arguments.args.first() {
+                self.record_dispatch(DispatchKind::SignatureByName, name.value.to_str().to_string(), call);
+            }
+        }
+
+        // HTTP calls.
+        let http = match q.as_str() {
+            s if s.starts_with("requests.") && REQUESTS_FUNCS.contains(&Self::last_segment(s))
+                && (s.matches('.').count() == 1 || s.starts_with("requests.api.")) => Some(usize::MAX),
+            "urllib.request.urlopen" => Some(2),
+            "http.client.HTTPConnection" | "http.client.HTTPSConnection" => Some(2),
+            s if s.starts_with("httpx.") => {
+                // httpx has a default timeout: only an explicit `timeout=None` is a problem.
+                if Self::keyword(call, "timeout").is_some_and(|v| matches!(v, Expr::NoneLiteral(_))) {
+                    self.push_http(q.clone(), call_span);
+                }
+                None
+            }
+            _ => None,
+        };
+        if let Some(pos) = http {
+            self.check_http(call, &q, pos);
+        }
+
+        // Side effects (CD101) and idempotency guards.
+        self.on_side_effect(call, &q);
+
+        // Crontab.
+        if matches!(q.as_str(), "celery.schedules.crontab" | "celery.crontab" | "celery.task.schedules.crontab") {
+            self.facts.crontabs.push(CrontabCall {
+                span: call_span,
+                text: self.short(call.range()),
+                keywords: call.arguments.keywords.iter().filter_map(|k| k.arg.as_ref().map(|a| a.to_string())).collect(),
+                positional: call.arguments.args.len(),
+            });
+        }
+
+        // `getattr(settings, "X")`.
+        if q == "getattr" {
+            if let (Some(Expr::Name(n)), Some(Expr::StringLiteral(s))) = (call.arguments.args.first(), call.arguments.args.get(1)) {
+                if n.id.as_str() == "settings" {
+                    self.facts.settings_reads.push(s.value.to_str().to_string());
+                }
+            }
+        }
+
+        // Direct calls to project functions (one-hop helper analysis).
+        if !q.is_empty() && q.contains('.') {
+            self.scope().body.calls.push((q.clone(), call_span));
+        }
+        if Self::last_segment(&q) == "update_state" {
+            self.scope().body.calls_update_state = true;
+        }
+
+        // Mutable default passed on: `f(param)`.
+        for arg in call.arguments.args.iter() {
+            if let Expr::Name(n) = arg {
+                self.use_mutable(n.id.as_str());
+            }
+        }
+    }
+
+    fn push_http(&mut self, callee: String, at: Span) {
+        self.scope().body.http_calls.push(HttpCall { callee, span: at });
+    }
+
+    /// Record an HTTP call without a timeout. `timeout_pos` is the positional index of the
+    /// timeout parameter (`usize::MAX` when it is keyword-only in practice).
+    fn check_http(&mut self, call: &ast::ExprCall, callee: &str, timeout_pos: usize) {
+        if Self::has_star_kwargs(call) {
+            return;
+        }
+        if let Some(v) = Self::keyword(call, "timeout") {
+            if !matches!(v, Expr::NoneLiteral(_)) {
+                return;
+            }
+        } else if call.arguments.args.len() > timeout_pos || Self::has_starred(call) {
+            return;
+        }
+        let callee = callee.to_string();
+        self.push_http(callee, span(call.range()));
+    }
+
+    fn on_side_effect(&mut self, call: &ast::ExprCall, q: &str) {
+        let last = Self::last_segment(q);
+        // Guards.
+        let is_guard = matches!(last, "get_or_create" | "update_or_create" | "select_for_update" | "acquire" | "lock" | "Lock")
+            || (last == "add" && q.contains("cache"))
+            || (last == "set" && Self::keyword(call, "nx").is_some_and(|v| self.eval(v).truthy() == Some(true)))
+            || q.ends_with(".filter.update");
+        if is_guard {
+            self.scope().guard_seen = true;
+            return;
+        }
+        if self.scopes.last().is_some_and(|s| s.except_depth > 0) {
+            return;
+        }
+        let desc = if q.ends_with(".objects.create") || last == "bulk_create" {
+            Some(format!("calls `{}`", self.short(call.func.range())))
+        } else if matches!(q, "django.core.mail.send_mail" | "django.core.mail.send_mass_mail" | "django.core.mail.mail_admins" | "django.core.mail.mail_managers")
+            || (matches!(last, "send_mail" | "send_mass_mail") && !q.contains('.'))
+        {
+            Some(format!("sends e-mail with `{last}`"))
+        } else if last == "send" && matches!(call.func.as_ref(), Expr::Attribute(a) if matches!(a.value.as_ref(), Expr::Call(c) if self.qualify(&c.func).is_some_and(|f| f.ends_with("EmailMessage") || f.ends_with("EmailMultiAlternatives")))) {
+            Some("sends an e-mail message".to_string())
+        } else if matches!(
+            q,
+            "stripe.PaymentIntent.create" | "stripe.Charge.create" | "stripe.Refund.create" | "stripe.Transfer.create" | "stripe.Payout.create" | "braintree.Transaction.sale"
+        ) && !Self::has_keyword(call, "idempotency_key")
+            && !Self::has_star_kwargs(call)
+        {
+            Some(format!("calls `{q}` without `idempotency_key`"))
+        } else {
+            None
+        };
+        if let Some(desc) = desc {
+            let guarded = self.scopes.last().is_some_and(|s| s.guard_seen);
+            self.scope().body.side_effects.push(SideEffect { desc, span: span(call.range()), guarded });
+        }
+    }
+
+    fn on_retry(&mut self, call: &ast::ExprCall, attr: &ast::ExprAttribute) {
+        if Self::keyword(call, "throw").is_some_and(|v| self.eval(v).truthy() == Some(false)) {
+            return;
+        }
+        let Expr::Name(receiver) = attr.value.as_ref() else { return };
+        let is_self = self.scopes.last().and_then(|s| s.first_param.as_deref()) == Some(receiver.id.as_str());
+        let is_task_name = self.facts.tasks.iter().any(|t| t.func_name == receiver.id.as_str());
+        if !is_self && !is_task_name {
+            return;
+        }
+        let depth = self.scopes.len();
+        let mut swallowed_by = None;
+        for frame in self.tries.iter().rev() {
+            if frame.scope_depth != depth {
+                break;
+            }
+            if let Some((name, _, reraises)) = frame.handlers.iter().find(|(_, catches, _)| *catches) {
+                if !reraises {
+                    swallowed_by = Some(name.clone());
+                }
+                break;
+            }
+        }
+        let text = self.short(call.range());
+        self.scope().body.retry_calls.push(RetryCall { text, span: span(call.range()), swallowed_by });
+    }
+
+    fn record_dispatch(&mut self, kind: DispatchKind, target: String, call: &ast::ExprCall) {
+        let (args, kwargs) = match kind {
+            DispatchKind::ApplyAsync | DispatchKind::ApplyAsyncOnCommit | DispatchKind::SendTask => {
+                let offset = usize::from(kind == DispatchKind::SendTask);
+                let args_expr = Self::keyword(call, "args").or_else(|| call.arguments.args.get(offset));
+                let kwargs_expr = Self::keyword(call, "kwargs").or_else(|| call.arguments.args.get(offset + 1));
+                let starred = Self::has_starred(call);
+                let args = match args_expr {
+                    _ if starred => ArgCount::Unknown,
+                    None => ArgCount::Known(0),
+                    Some(Expr::Tuple(t)) if !t.elts.iter().any(|e| matches!(e, Expr::Starred(_))) => ArgCount::Known(t.elts.len()),
+                    Some(Expr::List(l)) if !l.elts.iter().any(|e| matches!(e, Expr::Starred(_))) => ArgCount::Known(l.elts.len()),
+                    Some(Expr::NoneLiteral(_)) => ArgCount::Known(0),
+                    Some(_) => ArgCount::Unknown,
+                };
+                let kwargs = match kwargs_expr {
+                    _ if starred => None,
+                    None | Some(Expr::NoneLiteral(_)) => Some(Vec::new()),
+                    Some(Expr::Dict(d)) => d
+                        .items
+                        .iter()
+                        .map(|item| match &item.key {
+                            Some(Expr::StringLiteral(s)) => Some((s.value.to_str().to_string(), span(s.range()))),
+                            _ => None,
+                        })
+                        .collect(),
+                    Some(Expr::Call(c)) if self.qualify(&c.func).as_deref() == Some("dict") && c.arguments.args.is_empty() && !Self::has_star_kwargs(c) => Some(
+                        c.arguments.keywords.iter().filter_map(|k| k.arg.as_ref().map(|a| (a.to_string(), span(k.range())))).collect(),
+                    ),
+                    Some(_) => None,
+                };
+                (args, kwargs)
+            }
+            _ => {
+                let args = if Self::has_starred(call) {
+                    ArgCount::Unknown
+                } else {
+                    ArgCount::Known(call.arguments.args.len())
+                };
+                let kwargs = if Self::has_star_kwargs(call) {
+                    None
+                } else {
+                    Some(
+                        call.arguments
+                            .keywords
+                            .iter()
+                            .filter_map(|k| k.arg.as_ref().map(|a| (a.to_string(), span(k.range()))))
+                            .collect(),
+                    )
+                };
+                (args, kwargs)
+            }
+        };
+        let call_keywords = call
+            .arguments
+            .keywords
+            .iter()
+            .filter_map(|k| k.arg.as_ref().map(|a| (a.to_string(), self.eval(&k.value), span(k.range()))))
+            .collect();
+        let result_use = if self.discarded.contains(&key(call.range())) {
+            ResultUse::Discarded
+        } else {
+            ResultUse::Used
+        };
+        let in_task = self.current_task().map(|t| t.qualname.clone());
+        let site = CallSite {
+            kind,
+            target,
+            span: span(call.range()),
+            text: self.short(call.func.range()),
+            args,
+            kwargs,
+            call_keywords,
+            result_use,
+            result_reads: Vec::new(),
+            in_task,
+            atomic: self.atomic_here(),
+            in_function: self.in_function(),
+        };
+        self.facts.calls.push(site);
+        self.call_index.insert(key(call.range()), self.facts.calls.len() - 1);
+    }
+
+    /// `receiver.<what>` where receiver may be a dispatch result.
+    fn note_read(&mut self, receiver: &Expr, what: String, at: Span) {
+        match receiver {
+            Expr::Call(c) => self.reads.push((key(c.range()), what, at)),
+            Expr::Name(n) => {
+                if let Some(Binding::Dispatch(i)) = self.scopes.last().and_then(|s| s.bindings.get(n.id.as_str())) {
+                    let i = *i;
+                    self.facts.calls[i].result_reads.push((what, at));
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn use_mutable(&mut self, name: &str) {
+        let scope = self.scope();
+        if scope.mutable_params.iter().any(|(p, _)| p == name) && !scope.rebound.contains(name) {
+            scope.used_mutable.insert(name.to_string());
+        }
+    }
+
+    // ----- statements ----------------------------------------------------------------------
+
+    fn on_assign(&mut self, targets: &'s [Expr], value: &'s Expr) {
+        let v = self.eval(value);
+        for target in targets {
+            match target {
+                Expr::Name(n) => {
+                    let name = n.id.to_string();
+                    if self.at_module_level() {
+                        self.facts.assigns.push(Assign {
+                            name: name.clone(),
+                            value: v.clone(),
+                            span: span(n.range()),
+                            value_span: span(value.range()),
+                            conditional: self.conditional > 0,
+                            under_debug: self.debug > 0,
+                        });
+                        if let Value::Call { func, kwargs, .. } = &v {
+                            if matches!(func.as_str(), "celery.Celery" | "celery.app.Celery" | "celery.app.base.Celery") {
+                                let kwargs = match value {
+                                    Expr::Call(c) => c
+                                        .arguments
+                                        .keywords
+                                        .iter()
+                                        .filter_map(|k| k.arg.as_ref().map(|a| (a.to_string(), self.eval(&k.value), span(k.range()))))
+                                        .collect(),
+                                    _ => kwargs.iter().map(|(k, v)| (k.clone(), v.clone(), span(value.range()))).collect(),
+                                };
+                                self.facts.apps.push(AppFacts {
+                                    var: format!("{}.{name}", self.facts.module).trim_start_matches('.').to_string(),
+                                    kwargs,
+                                    span: span(value.range()),
+                                });
+                            }
+                        }
+                    }
+                    // Bindings in the current scope.
+                    let binding = match value {
+                        Expr::Call(c) => {
+                            let q = self.qualify(&c.func).unwrap_or_default();
+                            if q == "requests.Session" || q == "requests.session" || q == "requests.sessions.Session" {
+                                Some(Binding::Session(false))
+                            } else {
+                                match self.producer_of(value) {
+                                    Some(Producer::AsyncResult) => Some(Binding::AsyncResult),
+                                    Some(Producer::Canvas) => Some(Binding::Canvas),
+                                    Some(Producer::Dispatch(_)) => {
+                                        self.call_index.get(&key(c.range())).map(|&i| Binding::Dispatch(i))
+                                    }
+                                    None => None,
+                                }
+                            }
+                        }
+                        _ => None,
+                    };
+                    let scope = self.scope();
+                    if scope.mutable_params.iter().any(|(p, _)| *p == name) {
+                        scope.rebound.insert(name.clone());
+                    }
+                    match binding {
+                        Some(b) => {
+                            scope.bindings.insert(name, b);
+                        }
+                        None => {
+                            scope.bindings.remove(&name);
+                        }
+                    }
+                }
+                Expr::Attribute(a) => {
+                    // app.conf.key = value
+                    if let Expr::Attribute(conf) = a.value.as_ref() {
+                        if conf.attr.as_str() == "conf" {
+                            if let Some(app) = self.qualify(&conf.value) {
+                                self.facts.conf_writes.push(ConfWrite {
+                                    app,
+                                    key: a.attr.to_string(),
+                                    value: v.clone(),
+                                    span: span(a.attr.range()),
+                                    value_span: span(value.range()),
+                                });
+                            }
+                        }
+                    }
+                    if let Expr::Name(n) = a.value.as_ref() {
+                        self.use_mutable(n.id.as_str());
+                    }
+                }
+                Expr::Subscript(s) => {
+                    if let Expr::Attribute(conf) = s.value.as_ref() {
+                        if conf.attr.as_str() == "conf" {
+                            if let (Some(app), Expr::StringLiteral(k)) = (self.qualify(&conf.value), s.slice.as_ref()) {
+                                self.facts.conf_writes.push(ConfWrite {
+                                    app,
+                                    key: k.value.to_str().to_string(),
+                                    value: v.clone(),
+                                    span: span(k.range()),
+                                    value_span: span(value.range()),
+                                });
+                            }
+                        }
+                    }
+                    if let Expr::Name(n) = s.value.as_ref() {
+                        self.use_mutable(n.id.as_str());
+                    }
+                }
+                Expr::Tuple(t) => {
+                    for e in &t.elts {
+                        if let Expr::Name(n) = e {
+                            self.scope().bindings.remove(n.id.as_str());
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        // URL literals with credentials: `BROKER_URL = "amqp://u:p@h"`.
+        if let Expr::StringLiteral(s) = value {
+            if let Some(Expr::Name(n)) = targets.first() {
+                self.note_url(s, n.id.as_str());
+            }
+            if let Some(Expr::Attribute(a)) = targets.first() {
+                self.note_url(s, a.attr.as_str());
+            }
+        }
+    }
+
+    fn note_url(&mut self, s: &ast::ExprStringLiteral, context: &str) {
+        let value = s.value.to_str();
+        if value.contains("://") && value.contains('@') {
+            self.facts.urls.push(UrlLiteral {
+                value: value.to_string(),
+                span: span(s.range()),
+                context: context.to_string(),
+            });
+        }
+    }
+
+    fn handler_info(&self, h: &ast::ExceptHandlerExceptHandler) -> (String, bool, bool) {
+        let names: Vec<String> = match h.type_.as_deref() {
+            None => vec![String::new()],
+            Some(Expr::Tuple(t)) => t.elts.iter().filter_map(|e| self.qualify(e)).collect(),
+            Some(e) => self.qualify(e).into_iter().collect(),
+        };
+        let catches_retry = names.iter().any(|n| {
+            n.is_empty() || BROAD_EXCEPTIONS.contains(&Self::last_segment(n))
+        });
+        let display = if names.iter().any(String::is_empty) {
+            ":".to_string()
+        } else {
+            names
+                .iter()
+                .find(|n| BROAD_EXCEPTIONS.contains(&Self::last_segment(n)))
+                .map(|n| Self::last_segment(n).to_string())
+                .unwrap_or_default()
+        };
+        let reraises = h.body.iter().any(|s| match s {
+            Stmt::Raise(_) => true,
+            Stmt::If(i) => i.body.first().is_some_and(|s| matches!(s, Stmt::Raise(_))),
+            _ => false,
+        });
+        // `except Exception:` shows as "except Exception"; bare except as "except:".
+        let display = if display == ":" { String::new() } else { display };
+        (display, catches_retry, reraises)
+    }
+}
+
+fn arith(op: Operator, l: &Value, r: &Value) -> Value {
+    let (Some(a), Some(b)) = (l.as_seconds(), r.as_seconds()) else { return Value::Unknown };
+    let seconds = matches!(l, Value::Seconds(_)) || matches!(r, Value::Seconds(_));
+    let both_int = matches!((l, r), (Value::Int(_), Value::Int(_)));
+    let out = match op {
+        Operator::Add => a + b,
+        Operator::Sub => a - b,
+        Operator::Mult => a * b,
+        Operator::Div => {
+            if b == 0.0 {
+                return Value::Unknown;
+            }
+            a / b
+        }
+        Operator::FloorDiv => {
+            if b == 0.0 {
+                return Value::Unknown;
+            }
+            (a / b).floor()
+        }
+        _ => return Value::Unknown,
+    };
+    if seconds {
+        Value::Seconds(out)
+    } else if both_int && !matches!(op, Operator::Div) && out.abs() < 9.0e15 {
+        Value::Int(out as i64)
+    } else {
+        Value::Float(out)
+    }
+}
+
+fn is_env_call(func: &str) -> bool {
+    let last = func.rsplit('.').next().unwrap_or(func);
+    matches!(func, "os.environ.get" | "os.getenv" | "os.environ.setdefault")
+        || func.starts_with("env.")
+        || func == "env"
+        || func.ends_with(".env")
+        || func.starts_with("environ.")
+        || matches!(last, "getenv" | "get_env" | "env_bool" | "env_int" | "env_str" | "get_env_variable" | "config")
+        || func.starts_with("decouple.")
+}
+
+fn is_atomic(q: &str) -> bool {
+    q == "django.db.transaction.atomic" || q == "transaction.atomic" || q.ends_with(".transaction.atomic")
+}
+
+impl<'s> Visitor<'s> for Extractor<'s> {
+    fn visit_stmt(&mut self, stmt: &'s Stmt) {
+        match stmt {
+            Stmt::Import(i) => {
+                for alias in &i.names {
+                    let name = alias.name.as_str();
+                    match &alias.asname {
+                        Some(as_) => {
+                            self.imports.insert(as_.to_string(), name.to_string());
+                        }
+                        None => {
+                            let first = name.split('.').next().unwrap_or(name);
+                            self.imports.insert(first.to_string(), first.to_string());
+                        }
+                    }
+                }
+            }
+            Stmt::ImportFrom(i) => {
+                let base = self.resolve_relative(i.level, i.module.as_ref().map(|m| m.as_str()));
+                for alias in &i.names {
+                    let name = alias.name.as_str();
+                    if name == "*" {
+                        if self.at_module_level() {
+                            self.facts.star_imports.push(base.clone());
+                        }
+                        continue;
+                    }
+                    let local = alias.asname.as_ref().map_or(name, |a| a.as_str());
+                    let q = if base.is_empty() { name.to_string() } else { format!("{base}.{name}") };
+                    self.imports.insert(local.to_string(), q);
+                }
+            }
+            Stmt::FunctionDef(f) => {
+                if self.at_module_level() && matches!(f.name.as_str(), "gen_task_name") {
+                    self.facts.overrides_gen_task_name = true;
+                }
+                self.visit_function(f);
+                return;
+            }
+            Stmt::ClassDef(c) => {
+                for d in &c.decorator_list {
+                    self.visit_decorator(d);
+                }
+                if let Some(args) = &c.arguments {
+                    self.visit_arguments(args);
+                }
+                let top = self.at_module_level();
+                if top {
+                    let qualname = format!("{}.{}", self.facts.module, c.name);
+                    let bases = c
+                        .arguments
+                        .as_ref()
+                        .map(|a| a.args.iter().filter_map(|b| self.qualify(b)).collect())
+                        .unwrap_or_default();
+                    let mut attrs = Vec::new();
+                    let mut methods = Vec::new();
+                    for s in &c.body {
+                        match s {
+                            Stmt::Assign(a) => {
+                                for t in &a.targets {
+                                    if let Expr::Name(n) = t {
+                                        attrs.push(Assign {
+                                            name: n.id.to_string(),
+                                            value: self.eval(&a.value),
+                                            span: span(n.range()),
+                                            value_span: span(a.value.range()),
+                                            conditional: false,
+                                            under_debug: false,
+                                        });
+                                    }
+                                }
+                            }
+                            Stmt::AnnAssign(a) => {
+                                if let (Expr::Name(n), Some(v)) = (a.target.as_ref(), &a.value) {
+                                    attrs.push(Assign {
+                                        name: n.id.to_string(),
+                                        value: self.eval(v),
+                                        span: span(n.range()),
+                                        value_span: span(v.range()),
+                                        conditional: false,
+                                        under_debug: false,
+                                    });
+                                }
+                            }
+                            Stmt::FunctionDef(f) => methods.push(f.name.to_string()),
+                            _ => {}
+                        }
+                    }
+                    self.facts.classes.push(ClassFacts { name: c.name.to_string(), qualname, bases, attrs, methods, span: span(c.name.range()) });
+                }
+                self.class_depth += 1;
+                self.visit_body(&c.body);
+                self.class_depth -= 1;
+                return;
+            }
+            Stmt::Assign(a) => {
+                self.visit_expr(&a.value);
+                self.on_assign(&a.targets, &a.value);
+                for t in &a.targets {
+                    if !matches!(t, Expr::Name(_)) {
+                        self.visit_expr(t);
+                    }
+                }
+                return;
+            }
+            Stmt::AnnAssign(a) => {
+                if let Some(v) = &a.value {
+                    self.visit_expr(v);
+                    self.on_assign(std::slice::from_ref(a.target.as_ref()), v);
+                }
+                return;
+            }
+            Stmt::AugAssign(a) => {
+                if let Expr::Name(n) = a.target.as_ref() {
+                    self.use_mutable(n.id.as_str());
+                }
+            }
+            Stmt::Return(r) => {
+                if let Some(Expr::Name(n)) = r.value.as_deref() {
+                    self.use_mutable(n.id.as_str());
+                }
+            }
+            Stmt::Expr(e) => {
+                if let Expr::Call(c) = e.value.as_ref() {
+                    self.discarded.insert(key(c.range()));
+                }
+            }
+            Stmt::With(w) => {
+                let mut pushed = 0;
+                let mut allow = 0;
+                for item in &w.items {
+                    self.visit_expr(&item.context_expr);
+                    let func = match &item.context_expr {
+                        Expr::Call(c) => c.func.as_ref(),
+                        e => e,
+                    };
+                    if let Some(q) = self.qualify(func) {
+                        if is_atomic(&q) {
+                            let depth = self.scopes.len();
+                            self.atomic.push((self.short(item.context_expr.range()), depth));
+                            pushed += 1;
+                        }
+                        if q.ends_with("allow_join_result") {
+                            allow += 1;
+                        }
+                        if q == "requests.Session" || q == "requests.session" {
+                            if let Some(Expr::Name(n)) = item.optional_vars.as_deref() {
+                                self.scope().bindings.insert(n.id.to_string(), Binding::Session(false));
+                            }
+                        }
+                    }
+                }
+                self.scope().allow_join += allow;
+                self.visit_body(&w.body);
+                self.scope().allow_join -= allow;
+                for _ in 0..pushed {
+                    self.atomic.pop();
+                }
+                return;
+            }
+            Stmt::Try(t) => {
+                let handlers = t
+                    .handlers
+                    .iter()
+                    .map(|ExceptHandler::ExceptHandler(h)| self.handler_info(h))
+                    .collect();
+                let catches_integrity = t.handlers.iter().any(|ExceptHandler::ExceptHandler(h)| {
+                    self.text(h.type_.as_ref().map_or(h.range(), |e| e.range())).contains("IntegrityError")
+                });
+                if catches_integrity {
+                    self.scope().guard_seen = true;
+                }
+                let module_level = self.at_module_level();
+                if module_level {
+                    self.conditional += 1;
+                }
+                let saved_branch = self.branch;
+                if module_level {
+                    self.branch = Some((t.range().start().to_u32(), 0));
+                }
+                self.tries.push(TryFrame { scope_depth: self.scopes.len(), handlers });
+                self.visit_body(&t.body);
+                self.tries.pop();
+                for (i, ExceptHandler::ExceptHandler(h)) in t.handlers.iter().enumerate() {
+                    if module_level {
+                        self.branch = Some((t.range().start().to_u32(), i as u32 + 1));
+                    }
+                    if let Some(ty) = &h.type_ {
+                        self.visit_expr(ty);
+                    }
+                    self.scope().except_depth += 1;
+                    self.visit_body(&h.body);
+                    self.scope().except_depth -= 1;
+                }
+                if module_level {
+                    self.branch = Some((t.range().start().to_u32(), 0));
+                }
+                self.visit_body(&t.orelse);
+                self.branch = saved_branch;
+                self.visit_body(&t.finalbody);
+                if module_level {
+                    self.conditional -= 1;
+                }
+                return;
+            }
+            Stmt::If(i) => {
+                self.visit_expr(&i.test);
+                let module_level = self.at_module_level();
+                let is_debug = matches!(i.test.as_ref(), Expr::Name(n) if n.id.as_str() == "DEBUG")
+                    || self.text(i.test.range()).contains("settings.DEBUG");
+                // `if ...: return` early exits count as idempotency guards.
+                if i.body.iter().any(|s| matches!(s, Stmt::Return(_))) {
+                    self.scope().guard_seen = true;
+                }
+                if module_level {
+                    self.conditional += 1;
+                }
+                let saved_branch = self.branch;
+                if module_level {
+                    self.branch = Some((i.range().start().to_u32(), 0));
+                }
+                if is_debug {
+                    self.debug += 1;
+                }
+                self.visit_body(&i.body);
+                if is_debug {
+                    self.debug -= 1;
+                }
+                for (n, clause) in i.elif_else_clauses.iter().enumerate() {
+                    if module_level {
+                        self.branch = Some((i.range().start().to_u32(), n as u32 + 1));
+                    }
+                    if let Some(test) = &clause.test {
+                        self.visit_expr(test);
+                    }
+                    self.visit_body(&clause.body);
+                }
+                self.branch = saved_branch;
+                if module_level {
+                    self.conditional -= 1;
+                }
+                return;
+            }
+            _ => {}
+        }
+        visitor::walk_stmt(self, stmt);
+    }
+
+    fn visit_expr(&mut self, expr: &'s Expr) {
+        match expr {
+            Expr::Call(call) => {
+                self.on_call(call);
+                let q = self.qualify(&call.func).unwrap_or_default();
+                if q.ends_with("transaction.on_commit") || q == "on_commit" {
+                    self.visit_expr(&call.func);
+                    self.on_commit += 1;
+                    self.visit_arguments(&call.arguments);
+                    self.on_commit -= 1;
+                    return;
+                }
+                // Keyword string URLs: Celery(broker="amqp://u:p@h").
+                for k in &call.arguments.keywords {
+                    if let (Some(arg), Expr::StringLiteral(s)) = (&k.arg, &k.value) {
+                        self.note_url(s, arg.as_str());
+                    }
+                }
+                if matches!(q.as_str(), "celery.Celery" | "celery.app.Celery") {
+                    for a in call.arguments.args.iter() {
+                        if let Expr::StringLiteral(s) = a {
+                            self.note_url(s, "Celery");
+                        }
+                    }
+                }
+            }
+            Expr::Dict(d) => {
+                for item in &d.items {
+                    if let (Some(Expr::StringLiteral(k)), Expr::StringLiteral(v)) = (&item.key, &item.value) {
+                        self.note_url(v, k.value.to_str());
+                    }
+                }
+            }
+            Expr::Attribute(a) => {
+                let attr = a.attr.as_str();
+                if let Expr::Name(n) = a.value.as_ref() {
+                    let name = n.id.as_str();
+                    if name == "settings" {
+                        self.facts.settings_reads.push(attr.to_string());
+                    }
+                    let in_task = self.scopes.last().is_some_and(|s| s.task.is_some());
+                    if in_task && name == "self" && SELF_TASK_ATTRS.contains(&attr) {
+                        self.scope().body.self_attrs.push((attr.to_string(), span(a.range())));
+                    }
+                }
+                if RESULT_READ_ATTRS.contains(&attr) {
+                    self.note_read(&a.value, format!(".{attr}"), span(a.range()));
+                }
+            }
+            Expr::Lambda(l) => {
+                if let Some(params) = &l.parameters {
+                    self.visit_parameters(params);
+                }
+                self.scopes.push(Scope { is_function: true, ..Scope::default() });
+                self.visit_expr(&l.body);
+                self.scopes.pop();
+                return;
+            }
+            Expr::Yield(_) | Expr::YieldFrom(_) => {
+                self.scope().body.has_yield = true;
+            }
+            _ => {}
+        }
+        visitor::walk_expr(self, expr);
+    }
+}

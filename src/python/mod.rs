@@ -1,0 +1,84 @@
+//! The only importer of `ruff_python_*`. Parses a module and translates its syntax tree into
+//! owned [`ModuleFacts`]; swapping the parser means rewriting this folder only.
+
+mod extract;
+mod lines;
+
+pub use lines::{LineCol, LineIndex};
+
+use crate::lint::model::facts::{ModuleFacts, Noqa, SyntaxError};
+use crate::finding::Span;
+use ruff_python_ast::token::TokenKind;
+use ruff_python_ast::PySourceType;
+use ruff_text_size::Ranged;
+
+/// Parse `source` (module `module`) and extract its facts. Never panics on bad input: syntax
+/// errors become [`SyntaxError`] facts and the recovered tree is still modelled.
+pub fn extract(source: &str, module: &str, is_package: bool) -> ModuleFacts {
+    let parsed = ruff_python_parser::parse_unchecked_source(source, PySourceType::Python);
+    let mut facts = ModuleFacts { module: module.to_string(), is_package, ..ModuleFacts::default() };
+    for error in parsed.errors() {
+        let range = error.range();
+        facts.syntax_errors.push(SyntaxError {
+            message: error.error.to_string(),
+            span: Span::new(range.start().to_u32(), range.end().to_u32()),
+        });
+    }
+    let index = LineIndex::new(source);
+    for token in parsed.tokens().iter() {
+        if token.kind() == TokenKind::Comment {
+            let range = token.range();
+            let text = &source[range.start().to_usize()..range.end().to_usize()];
+            if let Some(codes) = parse_noqa(text) {
+                facts.noqa.push(Noqa { line: index.line_of(range.start().to_u32()), codes });
+            }
+        }
+    }
+    extract::Extractor::run(&mut facts, source, parsed.syntax());
+    facts
+}
+
+/// `# noqa` → `Some([])`; `# noqa: CD101, CD2` → `Some(["CD101", "CD2"])`. Also accepts the
+/// directive after other comment text (`# type: ignore  # noqa: CD101`).
+pub fn parse_noqa(comment: &str) -> Option<Vec<String>> {
+    let lower = comment.to_ascii_lowercase();
+    let pos = lower.find("noqa")?;
+    // `noqa` must start the comment or follow a `#`.
+    let before = comment[..pos].trim_end();
+    if !before.ends_with('#') {
+        return None;
+    }
+    let rest = &comment[pos + 4..];
+    let rest = rest.trim_start();
+    let Some(list) = rest.strip_prefix(':') else {
+        return Some(Vec::new());
+    };
+    let codes: Vec<String> = list
+        .split([',', ' ', '\t'])
+        .map(str::trim)
+        .take_while(|c| c.is_empty() || is_code(c))
+        .filter(|c| !c.is_empty())
+        .map(str::to_ascii_uppercase)
+        .collect();
+    if codes.is_empty() { Some(Vec::new()) } else { Some(codes) }
+}
+
+/// `CD101`, `CD2`, `E501`: letters then at least one digit.
+fn is_code(c: &str) -> bool {
+    let letters = c.chars().take_while(char::is_ascii_alphabetic).count();
+    letters > 0 && letters < c.len() && c[letters..].chars().all(|ch| ch.is_ascii_digit())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_noqa;
+
+    #[test]
+    fn noqa_forms() {
+        assert_eq!(parse_noqa("# noqa"), Some(vec![]));
+        assert_eq!(parse_noqa("# NOQA: CD101"), Some(vec!["CD101".to_string()]));
+        assert_eq!(parse_noqa("# noqa: CD101, CD2 some reason"), Some(vec!["CD101".into(), "CD2".into()]));
+        assert_eq!(parse_noqa("# type: ignore  # noqa: CD201"), Some(vec!["CD201".into()]));
+        assert_eq!(parse_noqa("# this is not noqa"), None);
+    }
+}

@@ -1,0 +1,57 @@
+//! JSON: a stable array of findings, sorted by path, line, column and code.
+//! Schema (documented in the README): code, name, severity, message, path, start{line,column},
+//! end{line,column}, task, help, url, fingerprint.
+
+use std::io::Write;
+
+use serde::Serialize;
+
+use crate::lint::LintRun;
+
+#[derive(Serialize)]
+struct Pos {
+    line: u32,
+    column: u32,
+}
+
+#[derive(Serialize)]
+struct Item<'a> {
+    code: &'a str,
+    name: &'a str,
+    severity: &'a str,
+    message: &'a str,
+    path: String,
+    start: Pos,
+    end: Pos,
+    task: Option<&'a str>,
+    help: Option<&'a str>,
+    url: String,
+    fingerprint: String,
+}
+
+pub(super) fn write(out: &mut dyn Write, run: &LintRun) -> anyhow::Result<()> {
+    let catalog = crate::lint::rules::catalog()?;
+    let items: Vec<Item<'_>> = run
+        .findings
+        .iter()
+        .map(|f| {
+            let (s, e) = (f.start(), f.end());
+            Item {
+                code: f.code,
+                name: f.name,
+                severity: f.severity.as_str(),
+                message: &f.message,
+                path: f.file.display_path(),
+                start: Pos { line: s.line, column: s.column },
+                end: Pos { line: e.line, column: e.column },
+                task: f.task.as_deref(),
+                help: f.help.as_deref(),
+                url: catalog.get(f.code).map(|m| m.doc_url()).unwrap_or_default(),
+                fingerprint: super::fingerprint(f),
+            }
+        })
+        .collect();
+    serde_json::to_writer_pretty(&mut *out, &items)?;
+    writeln!(out)?;
+    Ok(())
+}

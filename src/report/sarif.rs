@@ -1,0 +1,209 @@
+//! SARIF 2.1.0 for code scanning: the full rule catalog in `tool.driver.rules`, results with
+//! `ruleId`/`ruleIndex`, relative URIs under `%SRCROOT%`, regions in Unicode code points and
+//! stable `partialFingerprints`.
+
+use std::io::Write;
+
+use serde_json::{Value, json};
+
+use crate::finding::{Finding, SourceFile, Span};
+use crate::lint::LintRun;
+use crate::lint::catalog::{RuleMeta, placeholders};
+
+const INFO_URI: &str = "https://github.com/celery-doctor/celery-doctor";
+
+fn sentence(s: &str) -> String {
+    let s = s.trim_end();
+    if s.ends_with(['.', '?', '!']) { s.to_string() } else { format!("{s}.") }
+}
+
+/// `Task {task} has…` → `Task {0} has…` with the placeholder order.
+fn positional(template: &str) -> (String, Vec<String>) {
+    let names: Vec<String> = {
+        let mut v: Vec<String> = Vec::new();
+        for p in placeholders(template) {
+            if !v.iter().any(|x| x == p) {
+                v.push(p.to_string());
+            }
+        }
+        v
+    };
+    let mut out = template.to_string();
+    for (i, n) in names.iter().enumerate() {
+        out = out.replace(&format!("{{{n}}}"), &format!("{{{i}}}"));
+    }
+    (out, names)
+}
+
+fn rule_descriptor(meta: &RuleMeta) -> Value {
+    let mut strings = serde_json::Map::new();
+    strings.insert("default".into(), json!({ "text": sentence(&positional(&meta.message).0) }));
+    for (k, v) in &meta.variants {
+        strings.insert(k.clone(), json!({ "text": sentence(&positional(v).0) }));
+    }
+    let mut markdown = meta.explanation.clone();
+    if !meta.references.is_empty() {
+        markdown.push_str("\n## References\n");
+        for r in &meta.references {
+            markdown.push_str(&format!("- <{r}>\n"));
+        }
+    }
+    let pascal: String = meta
+        .name
+        .split('-')
+        .map(|w| {
+            let mut c = w.chars();
+            c.next().map(|f| f.to_ascii_uppercase().to_string() + c.as_str()).unwrap_or_default()
+        })
+        .collect();
+    json!({
+        "id": meta.id,
+        "name": pascal,
+        "shortDescription": { "text": sentence(&meta.name.replace('-', " ")) },
+        "fullDescription": { "text": sentence(&meta.summary()) },
+        "messageStrings": strings,
+        "help": { "text": sentence(&meta.help), "markdown": markdown },
+        "helpUri": meta.doc_url(),
+        "defaultConfiguration": { "level": meta.severity.sarif_level(), "enabled": meta.default },
+        "properties": {
+            "tags": ["celery", meta.category.clone()],
+            "precision": "high",
+            "problem.severity": match meta.severity {
+                crate::finding::Severity::Error => "error",
+                crate::finding::Severity::Warning => "warning",
+                crate::finding::Severity::Info => "recommendation",
+            },
+        },
+    })
+}
+
+fn region(file: &SourceFile, span: Span) -> Value {
+    let s = file.lines.line_col(&file.text, span.start);
+    let mut e = file.lines.line_col(&file.text, span.end);
+    if e <= s {
+        e = crate::python::LineCol { line: s.line, column: s.column + 1 };
+    }
+    let snippet_end = file.text.len().min(span.end as usize).max(span.start as usize);
+    let snippet = file.text.get(span.start as usize..snippet_end).unwrap_or("");
+    json!({
+        "startLine": s.line,
+        "startColumn": s.column,
+        "endLine": e.line,
+        "endColumn": e.column,
+        "snippet": { "text": snippet },
+    })
+}
+
+fn context_region(file: &SourceFile, span: Span) -> Value {
+    let line = file.lines.line_of(span.start);
+    let first = line.saturating_sub(1);
+    let last = (line + 1).min(file.lines.line_count().saturating_sub(1));
+    let text: Vec<&str> = (first..=last).map(|l| file.lines.line_text(&file.text, l)).collect();
+    json!({
+        "startLine": first + 1,
+        "endLine": last + 1,
+        "snippet": { "text": text.join("\n") },
+    })
+}
+
+fn location(file: &SourceFile, span: Span) -> Value {
+    json!({
+        "physicalLocation": {
+            "artifactLocation": { "uri": uri(&file.display_path()), "uriBaseId": "%SRCROOT%" },
+            "region": region(file, span),
+            "contextRegion": context_region(file, span),
+        }
+    })
+}
+
+/// A relative URI reference: percent-encode what RFC 3986 does not allow in a path.
+fn uri(path: &str) -> String {
+    let mut out = String::new();
+    for b in path.bytes() {
+        let c = b as char;
+        if c.is_ascii_alphanumeric() || "-._~/!$&'()*+,;=:@".contains(c) {
+            out.push(c);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+fn result(f: &Finding, rule_index: usize, meta: &RuleMeta) -> Value {
+    let template = f.variant.as_deref().and_then(|v| meta.variants.get(v)).unwrap_or(&meta.message);
+    let (_, names) = positional(template);
+    let arguments: Vec<&str> = names
+        .iter()
+        .map(|n| f.args.iter().find(|(k, _)| k == n).map_or("", |(_, v)| v.as_str()))
+        .collect();
+    let mut r = json!({
+        "ruleId": f.code,
+        "ruleIndex": rule_index,
+        "level": f.severity.sarif_level(),
+        "message": {
+            "text": sentence(&f.message),
+            "id": f.variant.as_deref().unwrap_or("default"),
+            "arguments": arguments,
+        },
+        "locations": [location(&f.file, f.span)],
+        "partialFingerprints": { "celeryDoctorFingerprint/v1": super::fingerprint(f) },
+    });
+    if !f.related.is_empty() {
+        let related: Vec<Value> = f
+            .related
+            .iter()
+            .enumerate()
+            .map(|(i, rel)| {
+                let mut loc = location(&rel.file, rel.span);
+                loc["id"] = json!(i);
+                loc["message"] = json!({ "text": sentence(&rel.message) });
+                loc
+            })
+            .collect();
+        r["relatedLocations"] = json!(related);
+    }
+    r
+}
+
+pub(super) fn write(out: &mut dyn Write, run: &LintRun) -> anyhow::Result<()> {
+    let catalog = crate::lint::rules::catalog()?;
+    let rules: Vec<Value> = catalog.rules.iter().map(|(_, m)| rule_descriptor(m)).collect();
+    let results: Vec<Value> = run
+        .findings
+        .iter()
+        .filter_map(|f| {
+            let idx = catalog.rules.iter().position(|(r, _)| r.id == f.code)?;
+            Some(result(f, idx, &catalog.rules[idx].1))
+        })
+        .collect();
+    let root = std::env::current_dir().map(|d| {
+        let mut s = d.to_string_lossy().replace('\\', "/");
+        if !s.ends_with('/') {
+            s.push('/');
+        }
+        format!("file://{}", uri(&s))
+    })?;
+    let doc = json!({
+        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "version": "2.1.0",
+        "runs": [{
+            "tool": {
+                "driver": {
+                    "name": "celery-doctor",
+                    "fullName": "celery-doctor: Celery-aware static analysis",
+                    "version": super::tool_version(),
+                    "semanticVersion": super::tool_version(),
+                    "informationUri": INFO_URI,
+                    "rules": rules,
+                }
+            },
+            "originalUriBaseIds": { "%SRCROOT%": { "uri": root } },
+            "columnKind": "unicodeCodePoints",
+            "results": results,
+        }]
+    });
+    serde_json::to_writer_pretty(&mut *out, &doc)?;
+    writeln!(out)?;
+    Ok(())
+}
