@@ -79,7 +79,7 @@ pub fn run(args: LintArgs) -> anyhow::Result<ExitStatus> {
     }
     drop(stderr);
     let skipped = collected.warnings.len();
-    let mut run = lint::lint_files(collected.inputs, &settings)?;
+    let mut run = lint::lint_project(collected.inputs, collected.worker_commands, &settings)?;
     run.files_skipped = skipped;
     run.warnings = collected.warnings;
 

@@ -2,6 +2,7 @@
 //! project model, then apply suppressions and overrides.
 
 pub mod catalog;
+pub mod deploy;
 pub mod model;
 pub mod rules;
 pub mod walk;
@@ -115,15 +116,23 @@ pub fn enabled_rules(settings: &LintSettings) -> Result<Vec<&'static str>, LintE
 pub fn is_test_path(path: &Path) -> bool {
     let s = path.to_string_lossy().replace('\\', "/");
     let name = s.rsplit('/').next().unwrap_or(&s);
+    let stem = name.strip_suffix(".py").or_else(|| name.strip_suffix(".pyi")).unwrap_or(name);
     s.split('/').any(|c| c == "tests" || c == "test" || c == "testing")
-        || name.starts_with("test_")
-        || name.ends_with("_test.py")
-        || name == "conftest.py"
-        || name == "tests.py"
+        || stem == "conftest"
+        || stem.split('_').any(|w| matches!(w, "test" | "tests" | "testing"))
 }
 
 /// Lint files that are already in memory (the walker and the tests both end here).
 pub fn lint_files(inputs: Vec<InputFile>, settings: &LintSettings) -> Result<LintRun, LintError> {
+    lint_project(inputs, Vec::new(), settings)
+}
+
+/// Lint files plus the deployment facts found beside them.
+pub fn lint_project(
+    inputs: Vec<InputFile>,
+    worker_commands: Vec<model::facts::WorkerCommand>,
+    settings: &LintSettings,
+) -> Result<LintRun, LintError> {
     let enabled = enabled_rules(settings)?;
     let catalog = catalog()?;
     let parsed: Vec<Result<Module, String>> = inputs
@@ -152,7 +161,8 @@ pub fn lint_files(inputs: Vec<InputFile>, settings: &LintSettings) -> Result<Lin
         files_with_syntax_errors: modules.iter().filter(|m| !m.facts.syntax_errors.is_empty()).count(),
         ..LintRun::default()
     };
-    let project = Project::build(modules, &settings.model);
+    let mut project = Project::build(modules, &settings.model);
+    project.worker_commands = worker_commands;
 
     let mut findings = Vec::new();
     for id in &enabled {

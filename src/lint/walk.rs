@@ -20,6 +20,8 @@ pub const DEFAULT_EXCLUDES: &[&str] = &[
 /// Result of reading the files to lint.
 pub struct Collected {
     pub inputs: Vec<InputFile>,
+    /// Celery command lines found in deployment files.
+    pub worker_commands: Vec<crate::lint::model::facts::WorkerCommand>,
     /// Files that could not be read or decoded: one warning line each.
     pub warnings: Vec<String>,
 }
@@ -82,6 +84,7 @@ fn excluded(path: &Path, exclude: Option<&GlobSet>, cwd: &Path) -> bool {
 pub fn collect(paths: &[PathBuf], exclude: Option<&GlobSet>, cwd: &Path) -> Result<Collected, LintError> {
     let mut files: Vec<PathBuf> = Vec::new();
     let warnings = Mutex::new(Vec::new());
+    let deploy: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
     for root in paths {
         let meta = std::fs::metadata(root).map_err(|e| LintError::Path {
             path: root.display().to_string(),
@@ -112,9 +115,13 @@ pub fn collect(paths: &[PathBuf], exclude: Option<&GlobSet>, cwd: &Path) -> Resu
             .run(|| {
                 let found = &found;
                 let warnings = &warnings;
+                let deploy = &deploy;
                 Box::new(move |entry| {
                     match entry {
                         Ok(e) => {
+                            if super::deploy::is_deployment_file(e.path()) && e.file_type().is_some_and(|t| t.is_file()) {
+                                deploy.lock().expect("walk lock").push(e.path().to_path_buf());
+                            }
                             let is_py = e.path().extension().is_some_and(|x| x == "py" || x == "pyi");
                             if is_py && e.file_type().is_some_and(|t| t.is_file() || t.is_symlink()) {
                                 found.lock().expect("walk lock").push(e.into_path());
@@ -176,5 +183,15 @@ pub fn collect(paths: &[PathBuf], exclude: Option<&GlobSet>, cwd: &Path) -> Resu
             Err(w) => warnings.push(w),
         }
     }
-    Ok(Collected { inputs, warnings })
+    let mut deploy_files = deploy.into_inner().expect("walk lock");
+    deploy_files.sort();
+    let mut worker_commands = Vec::new();
+    for f in deploy_files {
+        if let Ok(text) = std::fs::read_to_string(&f) {
+            if text.len() < 1 << 20 {
+                worker_commands.extend(super::deploy::scan(&text));
+            }
+        }
+    }
+    Ok(Collected { inputs, worker_commands, warnings })
 }

@@ -79,6 +79,8 @@ pub(crate) struct Extractor<'s> {
     /// Enclosing `transaction.atomic` contexts: (text, scope depth where entered).
     atomic: Vec<(String, usize)>,
     on_commit: usize,
+    /// Inside the arguments of `add_periodic_task(...)`.
+    periodic: usize,
     tries: Vec<TryFrame>,
     class_depth: usize,
     /// Module-level `if`/`try` nesting.
@@ -111,6 +113,7 @@ impl<'s> Extractor<'s> {
             scopes: vec![Scope::default()],
             atomic: Vec::new(),
             on_commit: 0,
+            periodic: 0,
             tries: Vec::new(),
             class_depth: 0,
             conditional: 0,
@@ -353,8 +356,8 @@ impl<'s> Extractor<'s> {
                 };
             }
         }
-        if func.ends_with(".total_seconds") {
-            if let Expr::Attribute(a) = call.func.as_ref() {
+        if let Expr::Attribute(a) = call.func.as_ref() {
+            if a.attr.as_str() == "total_seconds" {
                 if let Value::Seconds(s) = self.eval(&a.value) {
                     return Value::Float(s);
                 }
@@ -516,6 +519,7 @@ impl<'s> Extractor<'s> {
                     decorator_span: span(d.range()),
                     decorator_index: i,
                     decorators: f.decorator_list.iter().map(|d| self.short(d.expression.range())).collect(),
+                    decorator_targets: f.decorator_list.iter().map(|d| self.qualify(&d.expression)).collect(),
                     options,
                     signature: self.signature(&f.parameters),
                     is_async: f.is_async,
@@ -585,7 +589,27 @@ impl<'s> Extractor<'s> {
             task.body = scope.body;
             task.mutable_defaults.retain(|m| scope.used_mutable.contains(&m.param));
         } else if let Some(qualname) = scope.function {
-            self.facts.functions.push(FunctionFacts { qualname, body: scope.body });
+            let returns_param = match (f.body.last(), f.parameters.args.first()) {
+                (Some(Stmt::Return(r)), Some(p)) => {
+                    matches!(r.value.as_deref(), Some(Expr::Name(n)) if n.id.as_str() == p.parameter.name.as_str())
+                }
+                _ => false,
+            };
+            // `def deco(func): def wrapper(...): ...; return wrapper` without `functools.wraps`.
+            let wrapper_name = match f.body.last() {
+                Some(Stmt::Return(r)) => match r.value.as_deref() {
+                    Some(Expr::Name(n)) => f.body.iter().find_map(|s| match s {
+                        Stmt::FunctionDef(inner) if inner.name.as_str() == n.id.as_str() => {
+                            let wrapped = inner.decorator_list.iter().any(|d| self.text(d.range()).contains("wraps"));
+                            (!wrapped).then(|| inner.name.to_string())
+                        }
+                        _ => None,
+                    }),
+                    _ => None,
+                },
+                _ => None,
+            };
+            self.facts.functions.push(FunctionFacts { qualname, body: scope.body, returns_param, wrapper_name });
         }
     }
 
@@ -780,6 +804,23 @@ impl<'s> Extractor<'s> {
             }
         }
 
+        if q == "socket.setdefaulttimeout" {
+            self.facts.sets_default_socket_timeout = true;
+        }
+        if let Expr::Attribute(attr) = call.func.as_ref() {
+            if attr.attr.as_str() == "setup_security" {
+                if let Some(v) = Self::keyword(call, "allowed_serializers") {
+                    let value = self.eval(v);
+                    self.facts.security_serializers.push((value, span(v.range())));
+                }
+            }
+            // Applying a canvas: `chain(...).delay()`, `group(...).apply_async()`.
+            let m = attr.attr.as_str();
+            if (m == "delay" || m == "apply_async") && self.is_canvas_expr(&attr.value) {
+                self.record_dispatch(if m == "delay" { DispatchKind::Delay } else { DispatchKind::ApplyAsync }, CANVAS_TARGET.to_string(), call);
+            }
+        }
+
         // `signature("name", ...)`.
         if matches!(q.as_str(), "celery.signature" | "celery.canvas.signature" | "celery.canvas.Signature" | "celery.Signature") {
             if let Some(Expr::StringLiteral(name)) = call.arguments.args.first() {
@@ -885,7 +926,7 @@ impl<'s> Extractor<'s> {
             || (matches!(last, "send_mail" | "send_mass_mail") && !q.contains('.'))
         {
             Some(format!("sends e-mail with `{last}`"))
-        } else if last == "send" && matches!(call.func.as_ref(), Expr::Attribute(a) if matches!(a.value.as_ref(), Expr::Call(c) if self.qualify(&c.func).is_some_and(|f| f.ends_with("EmailMessage") || f.ends_with("EmailMultiAlternatives")))) {
+        } else if matches!(call.func.as_ref(), Expr::Attribute(a) if a.attr.as_str() == "send" && matches!(a.value.as_ref(), Expr::Call(c) if self.qualify(&c.func).is_some_and(|f| f.ends_with("EmailMessage") || f.ends_with("EmailMultiAlternatives")))) {
             Some("sends an e-mail message".to_string())
         } else if matches!(
             q,
@@ -932,8 +973,8 @@ impl<'s> Extractor<'s> {
 
     fn record_dispatch(&mut self, kind: DispatchKind, target: String, call: &ast::ExprCall) {
         let (args, kwargs) = match kind {
-            DispatchKind::ApplyAsync | DispatchKind::ApplyAsyncOnCommit | DispatchKind::SendTask => {
-                let offset = usize::from(kind == DispatchKind::SendTask);
+            DispatchKind::ApplyAsync | DispatchKind::ApplyAsyncOnCommit | DispatchKind::SendTask | DispatchKind::SignatureByName => {
+                let offset = usize::from(matches!(kind, DispatchKind::SendTask | DispatchKind::SignatureByName));
                 let args_expr = Self::keyword(call, "args").or_else(|| call.arguments.args.get(offset));
                 let kwargs_expr = Self::keyword(call, "kwargs").or_else(|| call.arguments.args.get(offset + 1));
                 let starred = Self::has_starred(call);
@@ -1008,6 +1049,7 @@ impl<'s> Extractor<'s> {
             in_task,
             atomic: self.atomic_here(),
             in_function: self.in_function(),
+            periodic: self.periodic > 0,
         };
         self.facts.calls.push(site);
         self.call_index.insert(key(call.range()), self.facts.calls.len() - 1);
@@ -1150,24 +1192,42 @@ impl<'s> Extractor<'s> {
             }
         }
         // URL literals with credentials: `BROKER_URL = "amqp://u:p@h"`.
-        if let Expr::StringLiteral(s) = value {
-            if let Some(Expr::Name(n)) = targets.first() {
-                self.note_url(s, n.id.as_str());
-            }
-            if let Some(Expr::Attribute(a)) = targets.first() {
-                self.note_url(s, a.attr.as_str());
-            }
+        match targets.first() {
+            Some(Expr::Name(n)) => self.note_url(value, n.id.as_str()),
+            Some(Expr::Attribute(a)) => self.note_url(value, a.attr.as_str()),
+            _ => {}
         }
     }
 
-    fn note_url(&mut self, s: &ast::ExprStringLiteral, context: &str) {
-        let value = s.value.to_str();
+    /// The literal text of a string or f-string; interpolations become `{}`.
+    fn literal_text(expr: &Expr) -> Option<String> {
+        match expr {
+            Expr::StringLiteral(s) => Some(s.value.to_str().to_string()),
+            Expr::FString(f) => {
+                let mut out = String::new();
+                for part in f.value.iter() {
+                    match part {
+                        ast::FStringPart::Literal(l) => out.push_str(&l.value),
+                        ast::FStringPart::FString(fs) => {
+                            for el in fs.elements.iter() {
+                                match el {
+                                    ast::InterpolatedStringElement::Literal(l) => out.push_str(&l.value),
+                                    ast::InterpolatedStringElement::Interpolation(_) => out.push_str("{}"),
+                                }
+                            }
+                        }
+                    }
+                }
+                Some(out)
+            }
+            _ => None,
+        }
+    }
+
+    fn note_url(&mut self, expr: &Expr, context: &str) {
+        let Some(value) = Self::literal_text(expr) else { return };
         if value.contains("://") && value.contains('@') {
-            self.facts.urls.push(UrlLiteral {
-                value: value.to_string(),
-                span: span(s.range()),
-                context: context.to_string(),
-            });
+            self.facts.urls.push(UrlLiteral { value, span: span(expr.range()), context: context.to_string() });
         }
     }
 
@@ -1302,6 +1362,7 @@ impl<'s> Visitor<'s> for Extractor<'s> {
                         .unwrap_or_default();
                     let mut attrs = Vec::new();
                     let mut methods = Vec::new();
+                    let mut async_methods = Vec::new();
                     for s in &c.body {
                         match s {
                             Stmt::Assign(a) => {
@@ -1330,11 +1391,16 @@ impl<'s> Visitor<'s> for Extractor<'s> {
                                     });
                                 }
                             }
-                            Stmt::FunctionDef(f) => methods.push(f.name.to_string()),
+                            Stmt::FunctionDef(f) => {
+                                methods.push(f.name.to_string());
+                                if f.is_async {
+                                    async_methods.push((f.name.to_string(), span(f.name.range())));
+                                }
+                            }
                             _ => {}
                         }
                     }
-                    self.facts.classes.push(ClassFacts { name: c.name.to_string(), qualname, bases, attrs, methods, span: span(c.name.range()) });
+                    self.facts.classes.push(ClassFacts { name: c.name.to_string(), qualname, bases, attrs, methods, async_methods, span: span(c.name.range()) });
                 }
                 self.class_depth += 1;
                 self.visit_body(&c.body);
@@ -1359,7 +1425,12 @@ impl<'s> Visitor<'s> for Extractor<'s> {
                 return;
             }
             Stmt::AugAssign(a) => {
-                if let Expr::Name(n) = a.target.as_ref() {
+                let base = match a.target.as_ref() {
+                    Expr::Subscript(s) => s.value.as_ref(),
+                    Expr::Attribute(at) => at.value.as_ref(),
+                    other => other,
+                };
+                if let Expr::Name(n) = base {
                     self.use_mutable(n.id.as_str());
                 }
             }
@@ -1499,6 +1570,13 @@ impl<'s> Visitor<'s> for Extractor<'s> {
             Expr::Call(call) => {
                 self.on_call(call);
                 let q = self.qualify(&call.func).unwrap_or_default();
+                if q.ends_with(".add_periodic_task") {
+                    self.visit_expr(&call.func);
+                    self.periodic += 1;
+                    self.visit_arguments(&call.arguments);
+                    self.periodic -= 1;
+                    return;
+                }
                 if q.ends_with("transaction.on_commit") || q == "on_commit" {
                     self.visit_expr(&call.func);
                     self.on_commit += 1;
@@ -1508,22 +1586,20 @@ impl<'s> Visitor<'s> for Extractor<'s> {
                 }
                 // Keyword string URLs: Celery(broker="amqp://u:p@h").
                 for k in &call.arguments.keywords {
-                    if let (Some(arg), Expr::StringLiteral(s)) = (&k.arg, &k.value) {
-                        self.note_url(s, arg.as_str());
+                    if let Some(arg) = &k.arg {
+                        self.note_url(&k.value, arg.as_str());
                     }
                 }
                 if matches!(q.as_str(), "celery.Celery" | "celery.app.Celery") {
                     for a in call.arguments.args.iter() {
-                        if let Expr::StringLiteral(s) = a {
-                            self.note_url(s, "Celery");
-                        }
+                        self.note_url(a, "Celery");
                     }
                 }
             }
             Expr::Dict(d) => {
                 for item in &d.items {
-                    if let (Some(Expr::StringLiteral(k)), Expr::StringLiteral(v)) = (&item.key, &item.value) {
-                        self.note_url(v, k.value.to_str());
+                    if let Some(Expr::StringLiteral(k)) = &item.key {
+                        self.note_url(&item.value, k.value.to_str());
                     }
                 }
             }

@@ -3,6 +3,9 @@
 
 use crate::finding::Span;
 
+/// Target of a dispatch that applies a canvas (`chain(...).delay()`) rather than one task.
+pub const CANVAS_TARGET: &str = "<canvas>";
+
 /// A statically evaluated Python expression, as far as the model can tell.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Value {
@@ -126,6 +129,8 @@ pub struct ClassFacts {
     pub bases: Vec<String>,
     pub attrs: Vec<Assign>,
     pub methods: Vec<String>,
+    /// `async def` methods: (name, span of the name).
+    pub async_methods: Vec<(String, Span)>,
     pub span: Span,
 }
 
@@ -261,6 +266,10 @@ pub struct BodyFacts {
 pub struct FunctionFacts {
     pub qualname: String,
     pub body: BodyFacts,
+    /// The last statement returns the first parameter unchanged (a registering decorator).
+    pub returns_param: bool,
+    /// Returns an inner function not decorated with `functools.wraps`: its name.
+    pub wrapper_name: Option<String>,
 }
 
 #[derive(Clone, Debug)]
@@ -278,6 +287,8 @@ pub struct TaskDef {
     pub decorator_index: usize,
     /// Text of each decorator, outermost first.
     pub decorators: Vec<String>,
+    /// Qualified name of each decorator (without its call), outermost first.
+    pub decorator_targets: Vec<Option<String>>,
     /// Keyword options of the decorator call.
     pub options: Vec<(String, Value, Span)>,
     pub signature: Signature,
@@ -376,6 +387,8 @@ pub struct CallSite {
     /// Text of the enclosing `transaction.atomic` (with-block or decorator), if the call runs inside it.
     pub atomic: Option<String>,
     pub in_function: bool,
+    /// Passed to `add_periodic_task(...)`: run by beat, nobody reads the result.
+    pub periodic: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -437,4 +450,22 @@ pub struct ModuleFacts {
     pub settings_reads: Vec<String>,
     /// `app.conf.X` / `app.conf["X"]` reads? not tracked; `gen_task_name` override seen.
     pub overrides_gen_task_name: bool,
+    /// `socket.setdefaulttimeout(...)` is called.
+    pub sets_default_socket_timeout: bool,
+    /// `app.setup_security(allowed_serializers=...)` values.
+    pub security_serializers: Vec<(Value, Span)>,
+    /// Deployment command lines (Procfile, compose, systemd, shell) found in non-Python files.
+    pub worker_commands: Vec<WorkerCommand>,
+}
+
+/// A `celery worker`/`celery beat` command line from a deployment file (catalog M8).
+#[derive(Clone, Debug, Default)]
+pub struct WorkerCommand {
+    pub is_worker: bool,
+    pub runs_beat: bool,
+    pub time_limit: Option<f64>,
+    pub soft_time_limit: Option<f64>,
+    pub queues: Option<Vec<String>>,
+    /// A flag value came from a variable (`$QUEUES`): facts are unknown.
+    pub dynamic: bool,
 }

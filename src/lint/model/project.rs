@@ -90,6 +90,8 @@ pub struct Project {
     /// A Celery app overrides `gen_task_name`: generated names are unknown.
     pub custom_task_names: bool,
     functions: HashMap<String, (usize, usize)>,
+    /// Celery command lines from deployment files (catalog M8).
+    pub worker_commands: Vec<WorkerCommand>,
 }
 
 /// Options hints from the configuration file.
@@ -168,9 +170,22 @@ impl Project {
                         Some(receiver.clone())
                     }
                 };
+                // A decorator below the task decorator without `functools.wraps` renames the
+                // function to its inner wrapper (`module.wrapper`).
+                let wrapper = t
+                    .decorator_targets
+                    .get(t.decorator_index + 1)
+                    .cloned()
+                    .flatten()
+                    .and_then(|q| self.function(&q))
+                    .and_then(|(_, f)| {
+                        let module = f.qualname.rsplit_once('.').map_or("", |(m, _)| m);
+                        f.wrapper_name.as_ref().map(|w| if module.is_empty() { w.clone() } else { format!("{module}.{w}") })
+                    });
                 let name = match t.option("name") {
                     Some(Value::Str(s)) => Some(s.clone()),
                     Some(_) => None,
+                    None if wrapper.is_some() => wrapper,
                     None if self.custom_task_names_for(m) => None,
                     None if m.facts.module.is_empty() => Some(t.func_name.clone()),
                     None => Some(t.qualname.clone()),
@@ -276,7 +291,8 @@ impl Project {
         }
     }
 
-    /// Effective task option: the decorator, then the `base=` chain. `None` when not set there.
+    /// Effective task option: the decorator, the `base=` chain, then `task_annotations`
+    /// (by task name, then `'*'`). `None` when not set anywhere.
     pub fn task_option(&self, def: &TaskDef, name: &str) -> Option<Value> {
         if let Some(v) = def.option(name) {
             return Some(v.clone());
@@ -286,7 +302,51 @@ impl Project {
                 return Some(a.value.clone());
             }
         }
+        let task_name = match def.option("name") {
+            Some(Value::Str(s)) => s.clone(),
+            _ => def.qualname.clone(),
+        };
+        for e in self.setting("task_annotations") {
+            let annotations = self.resolve_value(&e.value);
+            for key in [task_name.as_str(), "*"] {
+                if let Some(v) = annotations.dict_get(key).and_then(|opts| opts.dict_get(name)) {
+                    return Some(v.clone());
+                }
+            }
+        }
         None
+    }
+
+    /// Worker command lines are known and every worker sets `--time-limit`.
+    pub fn workers_all_time_limited(&self) -> bool {
+        let workers: Vec<_> = self.worker_commands.iter().filter(|w| w.is_worker).collect();
+        !workers.is_empty() && workers.iter().all(|w| w.time_limit.is_some() && !w.dynamic)
+    }
+
+    /// Deployment files start workers, none starts beat, and no flag is dynamic.
+    pub fn deployed_without_beat(&self) -> bool {
+        let any_worker = self.worker_commands.iter().any(|w| w.is_worker);
+        any_worker && !self.worker_commands.iter().any(|w| w.runs_beat || w.dynamic)
+    }
+
+    /// Registered task names used by `beat_schedule` entries.
+    pub fn beat_task_names(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for e in self.setting("beat_schedule") {
+            if let Value::Dict(entries) = self.resolve_value(&e.value) {
+                for (_, entry) in entries {
+                    if let Some(Value::Str(task)) = entry.dict_get("task") {
+                        out.push(task.clone());
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// Tasks by registered name.
+    pub fn tasks_named(&self, name: &str) -> &[usize] {
+        self.tasks_by_name.get(name).map_or(&[], Vec::as_slice)
     }
 
     /// `bind=True` on the decorator (or unknown).

@@ -1,7 +1,7 @@
 //! CD602 `dispatch-inside-atomic-block`: a message published before the transaction commits;
 //! the worker can run before the data exists, or after a rollback.
 
-use crate::lint::model::facts::DispatchKind;
+use crate::lint::model::facts::{CANVAS_TARGET, DispatchKind};
 use crate::lint::rules::RuleCx;
 
 pub(crate) fn check(cx: &mut RuleCx<'_>) {
@@ -21,7 +21,7 @@ pub(crate) fn check(cx: &mut RuleCx<'_>) {
                 }
             }
             // `.delay()` alone is not proof of Celery; `apply_async`/`send_task` are.
-            None if call.kind == DispatchKind::Delay => continue,
+            None if call.kind == DispatchKind::Delay && call.target != CANVAS_TARGET => continue,
             None => {}
         }
         let text = format!("{}()", call.text);

@@ -11,4 +11,23 @@ pub(crate) fn check(cx: &mut RuleCx<'_>) {
             cx.report(task.module, def.def_span, &[("task", &name)]).with_task(task.name.as_deref());
         }
     }
+    // Class-based tasks: `class Sync(Task): async def run(...)`.
+    for (m, module) in project.modules.iter().enumerate() {
+        for class in &module.facts.classes {
+            let Some((_, span)) = class.async_methods.iter().find(|(n, _)| n == "run") else { continue };
+            if is_task_class(project, &class.bases, 0) {
+                cx.report(m, *span, &[("task", &class.name)]);
+            }
+        }
+    }
+}
+
+/// A base list that reaches Celery's `Task` (`celery.Task`, `app.Task`, a project subclass).
+fn is_task_class(project: &crate::lint::model::Project, bases: &[String], depth: usize) -> bool {
+    depth < 8
+        && bases.iter().any(|b| {
+            matches!(b.as_str(), "celery.Task" | "celery.app.task.Task" | "celery.task.Task")
+                || (b.ends_with(".Task") && project.apps.iter().any(|(_, a)| b == &format!("{}.Task", a.var)))
+                || project.class(b).is_some_and(|c| is_task_class(project, &c.bases, depth + 1))
+        })
 }

@@ -17,6 +17,14 @@ pub(crate) fn check(cx: &mut RuleCx<'_>) {
         if TRANSPARENT.contains(&outer.as_str()) {
             continue;
         }
+        // A project decorator that returns the function it received (a registry) is harmless.
+        let returns_arg = def.decorator_targets[0]
+            .as_deref()
+            .and_then(|q| project.function(q))
+            .is_some_and(|(_, f)| f.returns_param);
+        if returns_arg {
+            continue;
+        }
         let outer_name = outer.split('(').next().unwrap_or(outer).to_string();
         cx.report(task.module, def.decorator_span, &[("decorator", &def.decorator_text), ("outer", &outer_name)])
             .with_task(task.name.as_deref())

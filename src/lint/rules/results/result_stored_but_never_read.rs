@@ -19,16 +19,24 @@ pub(crate) fn check(cx: &mut RuleCx<'_>) {
             sites[t].push((m, call));
         }
     }
+    // Beat entries dispatch by name and never read results.
+    let mut by_beat = vec![false; project.tasks.len()];
+    for name in project.beat_task_names() {
+        for &t in project.tasks_named(&name) {
+            by_beat[t] = true;
+        }
+    }
     for (i, task) in project.tasks.iter().enumerate() {
         let def = project.def(task);
-        if project.modules[task.module].is_test || sites[i].is_empty() {
+        if project.modules[task.module].is_test || (sites[i].is_empty() && !by_beat[i]) {
             continue;
         }
         if project.task_ignores_result(def) != Some(false) || def.body.calls_update_state {
             continue;
         }
         let all_discarded = sites[i].iter().all(|(_, c)| {
-            c.result_use == ResultUse::Discarded
+            (c.periodic && matches!(c.kind, DispatchKind::S | DispatchKind::Si | DispatchKind::Signature))
+                || c.result_use == ResultUse::Discarded
                 && matches!(c.kind, DispatchKind::Delay | DispatchKind::ApplyAsync | DispatchKind::SendTask)
                 && !c.call_keywords.iter().any(|(k, _, _)| k == "link" || k == "link_error")
         });

@@ -38,6 +38,13 @@ pub(crate) fn check(cx: &mut RuleCx<'_>) {
             }
         }
     }
+    for (m, module) in project.modules.iter().enumerate() {
+        for (v, span) in &module.facts.security_serializers {
+            if !module.is_test && v.elements().is_some_and(|items| items.iter().any(is_pickle)) {
+                cx.report(m, *span, &[("what", "`setup_security(allowed_serializers=...)`")]);
+            }
+        }
+    }
     for (m, call) in project.calls() {
         if project.modules[m].is_test {
             continue;
