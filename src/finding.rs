@@ -104,6 +104,8 @@ pub struct Finding {
     /// The message variant and its template arguments (SARIF `message.id`/`arguments`).
     pub variant: Option<String>,
     pub args: Vec<(String, String)>,
+    /// A secret in the flagged source (CD803): reporters mask it wherever they show source.
+    pub secret: Option<String>,
 }
 
 impl Finding {
@@ -113,6 +115,14 @@ impl Finding {
 
     pub fn end(&self) -> crate::python::LineCol {
         self.file.lines.line_col(&self.file.text, self.span.end)
+    }
+
+    /// Source text with the finding's secret (if any) masked.
+    pub fn redact<'a>(&self, text: &'a str) -> std::borrow::Cow<'a, str> {
+        match &self.secret {
+            Some(secret) if !secret.is_empty() && text.contains(secret.as_str()) => text.replace(secret.as_str(), "****").into(),
+            _ => text.into(),
+        }
     }
 
     /// Sort key: path, line, column, code.

@@ -27,6 +27,8 @@ pub enum Command {
     Rule(rules::RuleArgs),
 }
 
+const STACK_SIZE: usize = 1 << 30;
+
 /// Exit status like Ruff's: 0 clean, 1 findings, 2 usage/config/internal error.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ExitStatus {
@@ -63,10 +65,19 @@ pub fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
-    let result = match cli.command {
+    // Deeply nested Python (generated code) recurses deeply in the parser and the model; run on
+    // threads with large stacks (reserved, not committed) instead of overflowing the default.
+    // Panics are caught per file and per rule and reported as one-line internal errors.
+    std::panic::set_hook(Box::new(|_| {}));
+    let _ = rayon::ThreadPoolBuilder::new().stack_size(STACK_SIZE).build_global();
+    let worker = std::thread::Builder::new().stack_size(STACK_SIZE).spawn(move || match cli.command {
         Command::Lint(args) => lint::run(args),
         Command::Rules(args) => rules::run_rules(args),
         Command::Rule(args) => rules::run_rule(args),
+    });
+    let result = match worker.map(|h| h.join()) {
+        Ok(Ok(result)) => result,
+        _ => Err(anyhow::anyhow!("internal error: the worker thread failed")),
     };
     match result {
         Ok(status) => status.into(),

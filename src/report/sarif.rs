@@ -77,7 +77,7 @@ fn rule_descriptor(meta: &RuleMeta) -> Value {
     })
 }
 
-fn region(file: &SourceFile, span: Span) -> Value {
+fn region(file: &SourceFile, span: Span, redact: &dyn Fn(&str) -> String) -> Value {
     let s = file.lines.line_col(&file.text, span.start);
     let mut e = file.lines.line_col(&file.text, span.end);
     if e <= s {
@@ -90,30 +90,37 @@ fn region(file: &SourceFile, span: Span) -> Value {
         "startColumn": s.column,
         "endLine": e.line,
         "endColumn": e.column,
-        "snippet": { "text": snippet },
+        "snippet": { "text": redact(snippet) },
     })
 }
 
-fn context_region(file: &SourceFile, span: Span) -> Value {
-    let line = file.lines.line_of(span.start);
-    let first = line.saturating_sub(1);
-    let last = (line + 1).min(file.lines.line_count().saturating_sub(1));
+/// One line of context around the region; `None` when there is no line to add (SARIF1008
+/// requires a proper superset).
+fn context_region(file: &SourceFile, span: Span, redact: &dyn Fn(&str) -> String) -> Option<Value> {
+    let start = file.lines.line_of(span.start);
+    let end = file.lines.line_of(span.end.max(span.start));
+    let first = start.saturating_sub(1);
+    let last = (end + 1).min(file.lines.line_count().saturating_sub(1));
+    if first == start && last == end {
+        return None;
+    }
     let text: Vec<&str> = (first..=last).map(|l| file.lines.line_text(&file.text, l)).collect();
-    json!({
+    Some(json!({
         "startLine": first + 1,
         "endLine": last + 1,
-        "snippet": { "text": text.join("\n") },
-    })
+        "snippet": { "text": redact(&text.join("\n")) },
+    }))
 }
 
-fn location(file: &SourceFile, span: Span) -> Value {
-    json!({
-        "physicalLocation": {
-            "artifactLocation": { "uri": uri(&file.display_path()), "uriBaseId": "%SRCROOT%" },
-            "region": region(file, span),
-            "contextRegion": context_region(file, span),
-        }
-    })
+fn location(file: &SourceFile, span: Span, redact: &dyn Fn(&str) -> String) -> Value {
+    let mut physical = json!({
+        "artifactLocation": { "uri": uri(&file.display_path()), "uriBaseId": "%SRCROOT%" },
+        "region": region(file, span, redact),
+    });
+    if let Some(context) = context_region(file, span, redact) {
+        physical["contextRegion"] = context;
+    }
+    json!({ "physicalLocation": physical })
 }
 
 /// A relative URI reference: percent-encode what RFC 3986 does not allow in a path.
@@ -146,7 +153,7 @@ fn result(f: &Finding, rule_index: usize, meta: &RuleMeta) -> Value {
             "id": f.variant.as_deref().unwrap_or("default"),
             "arguments": arguments,
         },
-        "locations": [location(&f.file, f.span)],
+        "locations": [location(&f.file, f.span, &|t: &str| f.redact(t).into_owned())],
         "partialFingerprints": { "celeryDoctorFingerprint/v1": super::fingerprint(f) },
     });
     if !f.related.is_empty() {
@@ -155,7 +162,7 @@ fn result(f: &Finding, rule_index: usize, meta: &RuleMeta) -> Value {
             .iter()
             .enumerate()
             .map(|(i, rel)| {
-                let mut loc = location(&rel.file, rel.span);
+                let mut loc = location(&rel.file, rel.span, &|t: &str| f.redact(t).into_owned());
                 loc["id"] = json!(i);
                 loc["message"] = json!({ "text": sentence(&rel.message) });
                 loc

@@ -149,6 +149,7 @@ impl<'a> RuleCx<'a> {
             related: Vec::new(),
             variant: variant.filter(|v| self.meta.variants.contains_key(*v)).map(str::to_string),
             args: args.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            secret: None,
         });
         self.findings.last_mut().expect("just pushed")
     }
@@ -192,6 +193,11 @@ impl Finding {
 
     pub fn with_related(&mut self, related: Related) -> &mut Self {
         self.related.push(related);
+        self
+    }
+
+    pub fn with_secret(&mut self, secret: &str) -> &mut Self {
+        self.secret = Some(secret.to_string());
         self
     }
 

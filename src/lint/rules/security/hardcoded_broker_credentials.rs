@@ -50,7 +50,7 @@ pub(crate) fn check(cx: &mut RuleCx<'_>) {
             if loopback(host) || placeholder(password) || (password == "guest") {
                 continue;
             }
-            cx.report(m, url.span, &[("url", &redacted)]).with_anchor(redacted.clone());
+            cx.report(m, url.span, &[("url", &redacted)]).with_anchor(redacted.clone()).with_secret(password);
         }
     }
 }
