@@ -32,8 +32,8 @@ pub fn scan(text: &str) -> Vec<WorkerCommand> {
             continue;
         }
         let tokens: Vec<&str> = line
-            .split(|c: char| c.is_whitespace() || c == '[' || c == ']' || c == ',')
-            .map(|t| t.trim_matches(['"', '\'']))
+            .split(|c: char| c.is_whitespace() || c == '[' || c == ']')
+            .map(|t| t.trim_end_matches(',').trim_matches(['"', '\'']))
             .filter(|t| !t.is_empty())
             .collect();
         let Some(celery_at) = tokens.iter().position(|t| *t == "celery" || t.ends_with("/celery")) else { continue };
