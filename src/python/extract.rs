@@ -251,6 +251,14 @@ impl<'s> Extractor<'s> {
         }
     }
 
+    /// The leftmost `Name` of an attribute chain (`tasks` in `tasks.send.delay`).
+    fn base_name(expr: &Expr) -> &Expr {
+        match expr {
+            Expr::Attribute(a) => Self::base_name(&a.value),
+            e => e,
+        }
+    }
+
     fn last_segment(q: &str) -> &str {
         q.rsplit('.').next().unwrap_or(q)
     }
@@ -687,6 +695,11 @@ impl<'s> Extractor<'s> {
         if let Expr::Attribute(attr) = call.func.as_ref() {
             let method = attr.attr.as_str();
             // Dispatch sites.
+            if DISPATCH_METHODS.iter().any(|(m, _)| *m == method)
+                || matches!(method, "retry" | "name" | "request" | "AsyncResult" | "map" | "starmap" | "chunks" | "apply")
+            {
+                self.facts.receiver_spans.push(span(Self::base_name(&attr.value).range()));
+            }
             if let Some((_, kind)) = DISPATCH_METHODS.iter().find(|(m, _)| *m == method) {
                 if let Some(target) = self.qualify(&attr.value) {
                     if !self.is_canvas_expr(&attr.value) {
@@ -1408,7 +1421,23 @@ impl<'s> Visitor<'s> for Extractor<'s> {
                 return;
             }
             Stmt::Assign(a) => {
+                // `param = Wrapper(param)` normalises a default; passing it there is not a use.
+                let rebinds: Vec<String> = a
+                    .targets
+                    .iter()
+                    .filter_map(|t| match t {
+                        Expr::Name(n) => Some(n.id.to_string()),
+                        _ => None,
+                    })
+                    .filter(|n| {
+                        let s = self.scopes.last().expect("scope");
+                        s.mutable_params.iter().any(|(p, _)| p == n) && !s.used_mutable.contains(n)
+                    })
+                    .collect();
                 self.visit_expr(&a.value);
+                for name in rebinds {
+                    self.scope().used_mutable.remove(&name);
+                }
                 self.on_assign(&a.targets, &a.value);
                 for t in &a.targets {
                     if !matches!(t, Expr::Name(_)) {
@@ -1605,6 +1634,11 @@ impl<'s> Visitor<'s> for Extractor<'s> {
             }
             Expr::Attribute(a) => {
                 let attr = a.attr.as_str();
+                if a.ctx == ast::ExprContext::Load {
+                    if let Some(q) = self.qualify(expr) {
+                        self.facts.name_refs.push((q, span(Self::base_name(expr).range())));
+                    }
+                }
                 if let Expr::Name(n) = a.value.as_ref() {
                     let name = n.id.as_str();
                     if name == "settings" {
@@ -1617,6 +1651,13 @@ impl<'s> Visitor<'s> for Extractor<'s> {
                 }
                 if RESULT_READ_ATTRS.contains(&attr) {
                     self.note_read(&a.value, format!(".{attr}"), span(a.range()));
+                }
+            }
+            Expr::Name(n) if n.ctx == ast::ExprContext::Load => {
+                if let Some(q) = self.qualify(expr) {
+                    if q.contains('.') {
+                        self.facts.name_refs.push((q, span(n.range())));
+                    }
                 }
             }
             Expr::Lambda(l) => {

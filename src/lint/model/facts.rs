@@ -450,6 +450,10 @@ pub struct ModuleFacts {
     pub settings_reads: Vec<String>,
     /// `app.conf.X` / `app.conf["X"]` reads? not tracked; `gen_task_name` override seen.
     pub overrides_gen_task_name: bool,
+    /// Qualified names read anywhere (`Name` loads), with their spans.
+    pub name_refs: Vec<(String, Span)>,
+    /// Spans of the base names of dispatch receivers (`send` in `send.delay()`).
+    pub receiver_spans: Vec<Span>,
     /// `socket.setdefaulttimeout(...)` is called.
     pub sets_default_socket_timeout: bool,
     /// `app.setup_security(allowed_serializers=...)` values.

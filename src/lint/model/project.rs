@@ -89,6 +89,9 @@ pub struct Project {
     pub config: Config,
     /// A Celery app overrides `gen_task_name`: generated names are unknown.
     pub custom_task_names: bool,
+    /// Some configuration source could not be resolved (a computed `config_from_object`
+    /// target, a Django settings module outside the linted tree): global settings are unknown.
+    pub config_unresolved: bool,
     functions: HashMap<String, (usize, usize)>,
     /// Celery command lines from deployment files (catalog M8).
     pub worker_commands: Vec<WorkerCommand>,
@@ -344,6 +347,17 @@ impl Project {
         out
     }
 
+    /// The task object is used other than by dispatching it (`task = send_mail`, passed to a
+    /// helper, patched in a test): its results may be read in ways the model cannot see.
+    pub fn referenced_otherwise(&self, task: usize) -> bool {
+        let def = self.def(&self.tasks[task]);
+        self.modules.iter().any(|m| {
+            m.facts.name_refs.iter().any(|(q, span)| {
+                !m.facts.receiver_spans.contains(span) && (q == &def.qualname || self.resolve_symbol(q) == def.qualname)
+            })
+        })
+    }
+
     /// Tasks by registered name.
     pub fn tasks_named(&self, name: &str) -> &[usize] {
         self.tasks_by_name.get(name).map_or(&[], Vec::as_slice)
@@ -415,11 +429,17 @@ impl Project {
                     } else if let Some(m) = self.module(&module) {
                         settings_modules.push((m, SourceKind::ConfigModule, mode));
                         has_plain_config = true;
-                    } else if let Some((mod_part, obj)) = module.rsplit_once('.') {
+                    } else {
                         // `config_from_object("proj.config.Settings")`: a class by dotted path.
-                        if let Some(class) = self.class(&format!("{mod_part}.{obj}")) {
-                            let m = self.module(mod_part).unwrap_or(0);
-                            class_entries(&mut entries, class, m, &mode, self.modules[m].is_test);
+                        let class = module.rsplit_once('.').and_then(|(mod_part, obj)| {
+                            self.class(&format!("{mod_part}.{obj}")).map(|c| (mod_part.to_string(), c))
+                        });
+                        match class {
+                            Some((mod_part, class)) => {
+                                let m = self.module(&mod_part).unwrap_or(0);
+                                class_entries(&mut entries, class, m, &mode, self.modules[m].is_test);
+                            }
+                            None => self.config_unresolved = true,
                         }
                         has_plain_config = true;
                     }
@@ -431,10 +451,15 @@ impl Project {
                     } else if let Some(class) = self.class(&resolved) {
                         let m = resolved.rsplit_once('.').and_then(|(mm, _)| self.module(mm)).unwrap_or(0);
                         class_entries(&mut entries, class, m, &mode, self.modules[m].is_test);
+                    } else {
+                        self.config_unresolved = true;
                     }
                     has_plain_config = true;
                 }
-                _ => {}
+                _ => {
+                    self.config_unresolved = true;
+                    has_plain_config = true;
+                }
             }
         }
 
@@ -463,6 +488,10 @@ impl Project {
                     }
                 }
             }
+        }
+        // Django settings named by DJANGO_SETTINGS_MODULE but not in the linted tree.
+        if django_mode.is_some() && !dsm.is_empty() && django.is_empty() {
+            self.config_unresolved = true;
         }
         let fallback = django.is_empty() && (django_mode.is_some() || !has_plain_config);
         if fallback {

@@ -7,7 +7,7 @@ use crate::lint::rules::RuleCx;
 
 pub(crate) fn check(cx: &mut RuleCx<'_>) {
     let project = cx.project;
-    if !project.has_result_backend() || project.ignores_results_globally() {
+    if !project.has_result_backend() || project.ignores_results_globally() || project.config_unresolved {
         return;
     }
     // Results kept on purpose for humans (admin, Flower): report as info.
@@ -31,7 +31,7 @@ pub(crate) fn check(cx: &mut RuleCx<'_>) {
         if project.modules[task.module].is_test || (sites[i].is_empty() && !by_beat[i]) {
             continue;
         }
-        if project.task_ignores_result(def) != Some(false) || def.body.calls_update_state {
+        if project.task_ignores_result(def) != Some(false) || def.body.calls_update_state || project.referenced_otherwise(i) {
             continue;
         }
         let all_discarded = sites[i].iter().all(|(_, c)| {

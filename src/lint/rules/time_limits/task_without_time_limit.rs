@@ -5,7 +5,7 @@ use crate::lint::rules::RuleCx;
 
 pub(crate) fn check(cx: &mut RuleCx<'_>) {
     let project = cx.project;
-    if project.is_set("task_time_limit") || project.workers_all_time_limited() {
+    if project.is_set("task_time_limit") || project.workers_all_time_limited() || project.config_unresolved {
         // A global limit (literal or env-derived) bounds every task without its own limit.
         return;
     }
