@@ -438,29 +438,18 @@ impl<'s> Extractor<'s> {
 
     fn signature(&self, params: &ast::Parameters) -> Signature {
         let mut sig = Signature::default();
-        for p in &params.posonlyargs {
-            sig.params.push(Param {
+        let groups = [
+            (&params.posonlyargs, ParamKind::PositionalOnly),
+            (&params.args, ParamKind::PositionalOrKeyword),
+            (&params.kwonlyargs, ParamKind::KeywordOnly),
+        ];
+        for (group, kind) in groups {
+            sig.params.extend(group.iter().map(|p| Param {
                 name: p.parameter.name.to_string(),
                 has_default: p.default.is_some(),
-                kind: ParamKind::PositionalOnly,
+                kind,
                 span: span(p.range()),
-            });
-        }
-        for p in &params.args {
-            sig.params.push(Param {
-                name: p.parameter.name.to_string(),
-                has_default: p.default.is_some(),
-                kind: ParamKind::PositionalOrKeyword,
-                span: span(p.range()),
-            });
-        }
-        for p in &params.kwonlyargs {
-            sig.params.push(Param {
-                name: p.parameter.name.to_string(),
-                has_default: p.default.is_some(),
-                kind: ParamKind::KeywordOnly,
-                span: span(p.range()),
-            });
+            }));
         }
         sig.varargs = params.vararg.is_some();
         sig.varkw = params.kwarg.is_some();

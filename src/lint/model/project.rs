@@ -138,6 +138,16 @@ impl Project {
         &self.modules[task.module].facts.tasks[task.index]
     }
 
+    /// The name to show for a task: its registered name, else its function name.
+    pub fn task_label(&self, task: &Task) -> String {
+        task.name.clone().unwrap_or_else(|| self.def(task).func_name.clone())
+    }
+
+    /// Tasks outside test code (where the catalog's guards exclude tests).
+    pub fn production_tasks(&self) -> impl Iterator<Item = &Task> {
+        self.tasks.iter().filter(|t| !self.modules[t.module].is_test)
+    }
+
     pub fn file(&self, module: usize) -> &Arc<SourceFile> {
         &self.modules[module].file
     }

@@ -7,7 +7,7 @@ pub(crate) fn check(cx: &mut RuleCx<'_>) {
     for task in &project.tasks {
         let def = project.def(task);
         if def.is_async {
-            let name = task.name.clone().unwrap_or_else(|| def.func_name.clone());
+            let name = project.task_label(task);
             cx.report(task.module, def.def_span, &[("task", &name)]).with_task(task.name.as_deref());
         }
     }

@@ -6,10 +6,7 @@ use crate::lint::rules::RuleCx;
 pub(crate) fn check(cx: &mut RuleCx<'_>) {
     let project = cx.project;
     let global_late = matches!(project.setting_value("task_acks_late"), Some((v, _)) if v.truthy() == Some(true));
-    for task in &project.tasks {
-        if project.modules[task.module].is_test {
-            continue;
-        }
+    for task in project.production_tasks() {
         let def = project.def(task);
         let late = match project.task_option(def, "acks_late") {
             Some(v) => project.resolve_value(&v).truthy() == Some(true),
@@ -19,7 +16,7 @@ pub(crate) fn check(cx: &mut RuleCx<'_>) {
         if !late || project.base_overrides(def, &["__call__", "apply_async", "delay", "run"]) {
             continue;
         }
-        let name = task.name.clone().unwrap_or_else(|| def.func_name.clone());
+        let name = project.task_label(task);
         for effect in def.body.side_effects.iter().filter(|e| !e.guarded) {
             cx.report(task.module, effect.span, &[("task", &name), ("effect", &effect.desc)])
                 .with_task(task.name.as_deref());

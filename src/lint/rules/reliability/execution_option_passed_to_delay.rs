@@ -27,7 +27,7 @@ pub(crate) fn check(cx: &mut RuleCx<'_>) {
             } else {
                 "Celery's argument check raises `TypeError` at this call"
             };
-            let name = task.name.clone().unwrap_or_else(|| def.func_name.clone());
+            let name = project.task_label(task);
             cx.report(m, *span, &[("method", call.kind.method()), ("option", kw), ("task", &name), ("consequence", consequence)])
                 .with_task(task.name.as_deref());
         }

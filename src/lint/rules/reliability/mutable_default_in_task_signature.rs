@@ -7,7 +7,7 @@ pub(crate) fn check(cx: &mut RuleCx<'_>) {
     let project = cx.project;
     for task in &project.tasks {
         let def = project.def(task);
-        let name = task.name.clone().unwrap_or_else(|| def.func_name.clone());
+        let name = project.task_label(task);
         for m in &def.mutable_defaults {
             cx.report(task.module, m.span, &[("task", &name), ("param", &m.param)])
                 .with_task(task.name.as_deref());

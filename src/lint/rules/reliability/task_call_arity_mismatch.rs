@@ -62,7 +62,7 @@ pub(crate) fn check(cx: &mut RuleCx<'_>) {
         if problems.is_empty() {
             continue;
         }
-        let name = task.name.clone().unwrap_or_else(|| def.func_name.clone());
+        let name = project.task_label(task);
         let related = cx.related(task.module, def.def_span, format!("`{}` is defined here", def.func_name));
         cx.report(m, call.span, &[("task", &name), ("problem", &problems.join("; "))])
             .with_task(task.name.as_deref())

@@ -19,7 +19,7 @@ pub(crate) fn check(cx: &mut RuleCx<'_>) {
         if overridden {
             continue;
         }
-        let name = task.name.clone().unwrap_or_else(|| def.func_name.clone());
+        let name = project.task_label(task);
         for (access, span) in &call.result_reads {
             let related = cx.related(task.module, def.def_span, format!("`{}` ignores its results", def.func_name));
             cx.report(m, *span, &[("task", &name), ("access", access)])

@@ -43,7 +43,7 @@ pub(crate) fn check(cx: &mut RuleCx<'_>) {
         if !all_discarded {
             continue;
         }
-        let name = task.name.clone().unwrap_or_else(|| def.func_name.clone());
+        let name = project.task_label(task);
         let related: Vec<_> = sites[i]
             .iter()
             .take(5)

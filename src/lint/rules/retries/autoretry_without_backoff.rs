@@ -38,7 +38,7 @@ pub(crate) fn check(cx: &mut RuleCx<'_>) {
             Some(v) => v.as_seconds().map_or("?".into(), |s| format!("{s}")),
         };
         let schedule = format!("{retries} at +{delay} s each");
-        let name = task.name.clone().unwrap_or_else(|| def.func_name.clone());
+        let name = project.task_label(task);
         cx.report(task.module, def.def_span, &[("task", &name), ("schedule", &schedule)])
             .with_task(task.name.as_deref());
     }

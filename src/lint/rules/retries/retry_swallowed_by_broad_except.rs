@@ -5,10 +5,7 @@ use crate::lint::rules::RuleCx;
 
 pub(crate) fn check(cx: &mut RuleCx<'_>) {
     let project = cx.project;
-    for task in &project.tasks {
-        if project.modules[task.module].is_test {
-            continue;
-        }
+    for task in project.production_tasks() {
         let def = project.def(task);
         for retry in &def.body.retry_calls {
             let Some(handler) = &retry.swallowed_by else { continue };

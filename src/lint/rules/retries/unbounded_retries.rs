@@ -37,7 +37,7 @@ pub(crate) fn check(cx: &mut RuleCx<'_>) {
                 _ => None,
             })
         });
-        let name = task.name.clone().unwrap_or_else(|| def.func_name.clone());
+        let name = project.task_label(task);
         match broad {
             Some(exc) => {
                 cx.report_variant(task.module, def.def_span, Some("broad"), &[("task", &name), ("exception", &exc)])

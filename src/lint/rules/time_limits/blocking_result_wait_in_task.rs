@@ -14,12 +14,9 @@ fn is_result(project: &Project, wait: &ResultWait) -> bool {
 
 pub(crate) fn check(cx: &mut RuleCx<'_>) {
     let project = cx.project;
-    for task in &project.tasks {
-        if project.modules[task.module].is_test {
-            continue;
-        }
+    for task in project.production_tasks() {
         let def = project.def(task);
-        let name = task.name.clone().unwrap_or_else(|| def.func_name.clone());
+        let name = project.task_label(task);
         for wait in def.body.waits.iter().filter(|w| is_result(project, w)) {
             cx.report(task.module, wait.span, &[("task", &name), ("method", &wait.method)])
                 .with_task(task.name.as_deref());

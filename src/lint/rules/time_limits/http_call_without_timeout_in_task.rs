@@ -12,12 +12,9 @@ pub(crate) fn check(cx: &mut RuleCx<'_>) {
     // `socket.setdefaulttimeout(...)` bounds urllib and http.client, not requests.
     let socket_default = project.modules.iter().any(|m| m.facts.sets_default_socket_timeout);
     let skip = |callee: &str| socket_default && (callee.starts_with("urllib.") || callee.starts_with("http.client."));
-    for task in &project.tasks {
-        if project.modules[task.module].is_test {
-            continue;
-        }
+    for task in project.production_tasks() {
         let def = project.def(task);
-        let name = task.name.clone().unwrap_or_else(|| def.func_name.clone());
+        let name = project.task_label(task);
         // A hard limit bounds the hang: still a finding, one level lower.
         let bounded = project.effective_time_limit(def, "time_limit", "task_time_limit").is_some_and(|v| v != Some(0.0));
         let severity = if bounded { Severity::Warning } else { cx.meta.severity };

@@ -47,7 +47,7 @@ pub(crate) fn check(cx: &mut RuleCx<'_>) {
         let hard = project.effective_time_limit(def, "time_limit", "task_time_limit");
         let (Some(Some(s)), Some(Some(h))) = (soft, hard) else { continue };
         let Some(rel) = relation(s, h) else { continue };
-        let name = task.name.clone().unwrap_or_else(|| def.func_name.clone());
+        let name = project.task_label(task);
         cx.report(task.module, def.def_span, &[("task", &name), ("soft", &secs(s)), ("relation", rel), ("hard", &secs(h))])
             .with_task(task.name.as_deref());
     }

@@ -10,10 +10,7 @@ pub(crate) fn check(cx: &mut RuleCx<'_>) {
         return;
     }
     let mut unbounded = Vec::new();
-    for task in &project.tasks {
-        if project.modules[task.module].is_test {
-            continue;
-        }
+    for task in project.production_tasks() {
         let def = project.def(task);
         if project.effective_time_limit(def, "time_limit", "task_time_limit").is_none() {
             unbounded.push(task);
@@ -38,7 +35,7 @@ pub(crate) fn check(cx: &mut RuleCx<'_>) {
     }
     for task in unbounded {
         let def = project.def(task);
-        let name = task.name.clone().unwrap_or_else(|| def.func_name.clone());
+        let name = project.task_label(task);
         cx.report(task.module, def.def_span, &[("task", &name)]).with_task(task.name.as_deref());
     }
 }
