@@ -59,13 +59,17 @@ pub struct SourceFile {
     /// Path relative to the working directory (or as given), with `/` separators.
     pub path: Arc<Path>,
     pub text: Arc<str>,
-    pub lines: crate::python::LineIndex,
+    /// Built on first use: most files never need line numbers.
+    lines: std::sync::OnceLock<crate::python::LineIndex>,
 }
 
 impl SourceFile {
     pub fn new(path: Arc<Path>, text: Arc<str>) -> Self {
-        let lines = crate::python::LineIndex::new(&text);
-        SourceFile { path, text, lines }
+        SourceFile { path, text, lines: std::sync::OnceLock::new() }
+    }
+
+    pub fn lines(&self) -> &crate::python::LineIndex {
+        self.lines.get_or_init(|| crate::python::LineIndex::new(&self.text))
     }
 
     pub fn display_path(&self) -> String {
@@ -110,11 +114,11 @@ pub struct Finding {
 
 impl Finding {
     pub fn start(&self) -> crate::python::LineCol {
-        self.file.lines.line_col(&self.file.text, self.span.start)
+        self.file.lines().line_col(&self.file.text, self.span.start)
     }
 
     pub fn end(&self) -> crate::python::LineCol {
-        self.file.lines.line_col(&self.file.text, self.span.end)
+        self.file.lines().line_col(&self.file.text, self.span.end)
     }
 
     /// Source text with the finding's secret (if any) masked.

@@ -187,10 +187,13 @@ fn apply_suppressions(project: &Project, findings: Vec<Finding>, settings: &Lint
     for m in &project.modules {
         let key = Arc::as_ptr(&m.file);
         let entry = noqa.entry(key).or_default();
-        for n in &m.facts.noqa {
-            entry.entry(n.line).or_default().extend(n.codes.iter().cloned());
-            if n.codes.is_empty() {
-                entry.entry(n.line).or_default().push("*".into());
+        if !m.facts.noqa.is_empty() && findings.iter().any(|f| Arc::ptr_eq(&f.file, &m.file)) {
+            for n in &m.facts.noqa {
+                let line = m.file.lines().line_of(n.offset);
+                entry.entry(line).or_default().extend(n.codes.iter().cloned());
+                if n.codes.is_empty() {
+                    entry.entry(line).or_default().push("*".into());
+                }
             }
         }
         for t in &m.facts.tasks {
@@ -211,9 +214,9 @@ fn apply_suppressions(project: &Project, findings: Vec<Finding>, settings: &Lint
             }
             let key = Arc::as_ptr(&f.file);
             let Some(lines) = noqa.get(&key) else { return true };
-            let mut candidates = vec![f.file.lines.line_of(f.span.start)];
+            let mut candidates = vec![f.file.lines().line_of(f.span.start)];
             if let Some(&deco) = task_lines.get(&(key, f.span.start)) {
-                let first = f.file.lines.line_of(deco);
+                let first = f.file.lines().line_of(deco);
                 candidates.extend(first..candidates[0]);
             }
             let suppressed = candidates.iter().any(|l| {

@@ -1,7 +1,7 @@
 //! One traversal of a module's syntax tree that records the Celery facts of §2 of the rule
 //! catalog: imports, apps, configuration writes, tasks with body facts, dispatch sites, crontabs.
 
-use std::collections::{HashMap, HashSet};
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
 use ruff_python_ast::visitor::{self, Visitor};
 use ruff_python_ast::{
@@ -108,8 +108,8 @@ impl<'s> Extractor<'s> {
         let mut ex = Extractor {
             facts: std::mem::take(facts),
             source,
-            local_names: HashSet::new(),
-            imports: HashMap::new(),
+            local_names: HashSet::default(),
+            imports: HashMap::default(),
             scopes: vec![Scope::default()],
             atomic: Vec::new(),
             on_commit: 0,
@@ -119,9 +119,9 @@ impl<'s> Extractor<'s> {
             conditional: 0,
             debug: 0,
             branch: None,
-            discarded: HashSet::new(),
+            discarded: HashSet::default(),
             reads: Vec::new(),
-            call_index: HashMap::new(),
+            call_index: HashMap::default(),
         };
         ex.collect_top_level(&module.body);
         ex.visit_body(&module.body);
@@ -249,6 +249,11 @@ impl<'s> Extractor<'s> {
             }
             _ => None,
         }
+    }
+
+    /// Imported or defined at module level: the only names that can refer to a task.
+    fn is_global_name(&self, name: &str) -> bool {
+        self.imports.contains_key(name) || self.local_names.contains(name)
     }
 
     /// The leftmost `Name` of an attribute chain (`tasks` in `tasks.send.delay`).
@@ -1623,7 +1628,8 @@ impl<'s> Visitor<'s> for Extractor<'s> {
             }
             Expr::Attribute(a) => {
                 let attr = a.attr.as_str();
-                if a.ctx == ast::ExprContext::Load {
+                let global_base = matches!(Self::base_name(expr), Expr::Name(n) if self.is_global_name(n.id.as_str()));
+                if a.ctx == ast::ExprContext::Load && global_base {
                     if let Some(q) = self.qualify(expr) {
                         self.facts.name_refs.push((q, span(Self::base_name(expr).range())));
                     }
@@ -1642,7 +1648,7 @@ impl<'s> Visitor<'s> for Extractor<'s> {
                     self.note_read(&a.value, format!(".{attr}"), span(a.range()));
                 }
             }
-            Expr::Name(n) if n.ctx == ast::ExprContext::Load => {
+            Expr::Name(n) if n.ctx == ast::ExprContext::Load && self.is_global_name(n.id.as_str()) => {
                 if let Some(q) = self.qualify(expr) {
                     if q.contains('.') {
                         self.facts.name_refs.push((q, span(n.range())));

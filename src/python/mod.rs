@@ -24,13 +24,12 @@ pub fn extract(source: &str, module: &str, is_package: bool) -> ModuleFacts {
             span: Span::new(range.start().to_u32(), range.end().to_u32()),
         });
     }
-    let index = LineIndex::new(source);
     for token in parsed.tokens().iter() {
         if token.kind() == TokenKind::Comment {
             let range = token.range();
             let text = &source[range.start().to_usize()..range.end().to_usize()];
             if let Some(codes) = parse_noqa(text) {
-                facts.noqa.push(Noqa { line: index.line_of(range.start().to_u32()), codes });
+                facts.noqa.push(Noqa { offset: range.start().to_u32(), codes });
             }
         }
     }

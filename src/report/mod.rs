@@ -47,8 +47,8 @@ pub fn write(format: Format, out: &mut dyn Write, run: &LintRun, text: TextOptio
 /// Stable fingerprint: rule, path, anchor (task, setting, callee…) and the whitespace-normalised
 /// source line — never the line number, so it survives edits that move code.
 pub fn fingerprint(f: &Finding) -> String {
-    let line = f.file.lines.line_of(f.span.start);
-    let source: String = f.redact(f.file.lines.line_text(&f.file.text, line)).split_whitespace().collect::<Vec<_>>().join(" ");
+    let line = f.file.lines().line_of(f.span.start);
+    let source: String = f.redact(f.file.lines().line_text(&f.file.text, line)).split_whitespace().collect::<Vec<_>>().join(" ");
     let mut h = Sha256::new();
     for part in [f.code, &f.file.display_path(), &f.anchor, &source] {
         h.update(part.as_bytes());

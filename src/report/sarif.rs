@@ -78,8 +78,8 @@ fn rule_descriptor(meta: &RuleMeta) -> Value {
 }
 
 fn region(file: &SourceFile, span: Span, redact: &dyn Fn(&str) -> String) -> Value {
-    let s = file.lines.line_col(&file.text, span.start);
-    let mut e = file.lines.line_col(&file.text, span.end);
+    let s = file.lines().line_col(&file.text, span.start);
+    let mut e = file.lines().line_col(&file.text, span.end);
     if e <= s {
         e = crate::python::LineCol { line: s.line, column: s.column + 1 };
     }
@@ -97,14 +97,14 @@ fn region(file: &SourceFile, span: Span, redact: &dyn Fn(&str) -> String) -> Val
 /// One line of context around the region; `None` when there is no line to add (SARIF1008
 /// requires a proper superset).
 fn context_region(file: &SourceFile, span: Span, redact: &dyn Fn(&str) -> String) -> Option<Value> {
-    let start = file.lines.line_of(span.start);
-    let end = file.lines.line_of(span.end.max(span.start));
+    let start = file.lines().line_of(span.start);
+    let end = file.lines().line_of(span.end.max(span.start));
     let first = start.saturating_sub(1);
-    let last = (end + 1).min(file.lines.line_count().saturating_sub(1));
+    let last = (end + 1).min(file.lines().line_count().saturating_sub(1));
     if first == start && last == end {
         return None;
     }
-    let text: Vec<&str> = (first..=last).map(|l| file.lines.line_text(&file.text, l)).collect();
+    let text: Vec<&str> = (first..=last).map(|l| file.lines().line_text(&file.text, l)).collect();
     Some(json!({
         "startLine": first + 1,
         "endLine": last + 1,

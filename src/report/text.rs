@@ -31,7 +31,7 @@ fn write_finding(out: &mut dyn Write, f: &Finding) -> std::io::Result<()> {
         f.message
     )?;
     let line_idx = start.line as usize - 1;
-    let src = f.redact(f.file.lines.line_text(&f.file.text, line_idx)).replace('\t', " ");
+    let src = f.redact(f.file.lines().line_text(&f.file.text, line_idx)).replace('\t', " ");
     let num = start.line.to_string();
     let pad = " ".repeat(num.len());
     let width = src.chars().count() as u32;

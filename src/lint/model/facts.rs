@@ -416,8 +416,8 @@ pub struct SyntaxError {
 /// `# noqa` / `# noqa: CD101, CD2` on a line.
 #[derive(Clone, Debug)]
 pub struct Noqa {
-    /// Zero-based line.
-    pub line: usize,
+    /// Byte offset of the comment.
+    pub offset: u32,
     /// Empty = all codes.
     pub codes: Vec<String>,
 }

@@ -95,6 +95,7 @@ pub struct Project {
     functions: HashMap<String, (usize, usize)>,
     /// Celery command lines from deployment files (catalog M8).
     pub worker_commands: Vec<WorkerCommand>,
+    other_refs: HashSet<String>,
 }
 
 /// Options hints from the configuration file.
@@ -126,6 +127,7 @@ impl Project {
             }
         }
         p.build_tasks();
+        p.build_other_refs();
         p.build_config(options);
         p
     }
@@ -361,11 +363,24 @@ impl Project {
     /// helper, patched in a test): its results may be read in ways the model cannot see.
     pub fn referenced_otherwise(&self, task: usize) -> bool {
         let def = self.def(&self.tasks[task]);
-        self.modules.iter().any(|m| {
-            m.facts.name_refs.iter().any(|(q, span)| {
-                !m.facts.receiver_spans.contains(span) && (q == &def.qualname || self.resolve_symbol(q) == def.qualname)
-            })
-        })
+        self.other_refs.contains(&def.qualname)
+    }
+
+    /// Qualified names (resolved through re-exports) used other than as dispatch receivers.
+    fn build_other_refs(&mut self) {
+        let mut refs = HashSet::new();
+        for m in &self.modules {
+            let receivers: HashSet<Span> = m.facts.receiver_spans.iter().copied().collect();
+            for (q, span) in &m.facts.name_refs {
+                if !receivers.contains(span) {
+                    refs.insert(q.clone());
+                }
+            }
+        }
+        // Only names that may be tasks need resolving through imports.
+        let resolved: HashSet<String> = refs.iter().map(|q| self.resolve_symbol(q)).collect();
+        refs.extend(resolved);
+        self.other_refs = refs;
     }
 
     /// Tasks by registered name.

@@ -41,7 +41,7 @@ pub(crate) fn check(cx: &mut RuleCx<'_>) {
             let Some(first) = first else { continue };
             let fd = project.def(first);
             let file = project.file(first.module);
-            let pos = file.lines.line_col(&file.text, fd.def_span.start);
+            let pos = file.lines().line_col(&file.text, fd.def_span.start);
             let location = format!("{}:{}", file.display_path(), pos.line);
             let related = cx.related(first.module, fd.def_span, format!("`{}` is first registered here", name));
             cx.report(t.module, d.def_span, &[("name", name), ("other", &fd.qualname), ("location", &location)])
