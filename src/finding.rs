@@ -58,13 +58,13 @@ impl Span {
 pub struct SourceFile {
     /// Path relative to the working directory (or as given), with `/` separators.
     pub path: Arc<Path>,
-    pub text: Arc<str>,
+    pub text: Box<str>,
     /// Built on first use: most files never need line numbers.
     lines: std::sync::OnceLock<crate::python::LineIndex>,
 }
 
 impl SourceFile {
-    pub fn new(path: Arc<Path>, text: Arc<str>) -> Self {
+    pub fn new(path: Arc<Path>, text: Box<str>) -> Self {
         SourceFile { path, text, lines: std::sync::OnceLock::new() }
     }
 

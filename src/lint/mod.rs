@@ -7,7 +7,7 @@ pub mod model;
 pub mod rules;
 pub mod walk;
 
-use std::collections::{HashMap, HashSet};
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -138,7 +138,7 @@ pub fn lint_project(
     let parsed: Vec<Result<Module, String>> = inputs
         .into_par_iter()
         .map(|input| {
-            let text: Arc<str> = Arc::from(input.text);
+            let text: Box<str> = input.text.into_boxed_str();
             let facts = catch_unwind(AssertUnwindSafe(|| {
                 crate::python::extract(&text, &input.module, input.is_package)
             }))
@@ -182,8 +182,8 @@ pub fn lint_project(
 /// `# noqa`, per-file ignores and severity overrides, applied after all rules (Ruff's order).
 fn apply_suppressions(project: &Project, findings: Vec<Finding>, settings: &LintSettings) -> Vec<Finding> {
     // Per module: zero-based lines with noqa codes; task def offsets → decorator line offsets.
-    let mut noqa: HashMap<*const SourceFile, HashMap<usize, Vec<String>>> = HashMap::new();
-    let mut task_lines: HashMap<(*const SourceFile, u32), u32> = HashMap::new();
+    let mut noqa: HashMap<*const SourceFile, HashMap<usize, Vec<String>>> = HashMap::default();
+    let mut task_lines: HashMap<(*const SourceFile, u32), u32> = HashMap::default();
     for m in &project.modules {
         let key = Arc::as_ptr(&m.file);
         let entry = noqa.entry(key).or_default();

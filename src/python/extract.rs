@@ -232,22 +232,35 @@ impl<'s> Extractor<'s> {
     /// Qualified name of a `Name`/`Attribute` chain, resolved through imports and local
     /// definitions. Unknown bare names are returned as they are.
     fn qualify(&self, expr: &Expr) -> Option<String> {
+        let mut out = String::new();
+        self.qualify_into(expr, &mut out).then_some(out)
+    }
+
+    /// Append the qualified name of `expr` to `out` (one buffer, no intermediate strings).
+    fn qualify_into(&self, expr: &Expr, out: &mut String) -> bool {
         match expr {
             Expr::Name(n) => {
                 let id = n.id.as_str();
                 if let Some(q) = self.imports.get(id) {
-                    Some(q.clone())
+                    out.push_str(q);
                 } else if self.local_names.contains(id) && !self.facts.module.is_empty() {
-                    Some(format!("{}.{id}", self.facts.module))
+                    out.push_str(&self.facts.module);
+                    out.push('.');
+                    out.push_str(id);
                 } else {
-                    Some(id.to_string())
+                    out.push_str(id);
                 }
+                true
             }
             Expr::Attribute(a) => {
-                let base = self.qualify(&a.value)?;
-                Some(format!("{base}.{}", a.attr.as_str()))
+                if !self.qualify_into(&a.value, out) {
+                    return false;
+                }
+                out.push('.');
+                out.push_str(a.attr.as_str());
+                true
             }
-            _ => None,
+            _ => false,
         }
     }
 
@@ -682,8 +695,8 @@ impl<'s> Extractor<'s> {
     }
 
     /// Handle a call expression before its children are visited.
-    fn on_call(&mut self, call: &'s ast::ExprCall) {
-        let q = self.qualify(&call.func).unwrap_or_default();
+    fn on_call(&mut self, call: &'s ast::ExprCall, q: &str) {
+        let q = q.to_string();
         let call_span = span(call.range());
 
         if let Expr::Attribute(attr) = call.func.as_ref() {
@@ -1591,8 +1604,8 @@ impl<'s> Visitor<'s> for Extractor<'s> {
     fn visit_expr(&mut self, expr: &'s Expr) {
         match expr {
             Expr::Call(call) => {
-                self.on_call(call);
                 let q = self.qualify(&call.func).unwrap_or_default();
+                self.on_call(call, &q);
                 if q.ends_with(".add_periodic_task") {
                     self.visit_expr(&call.func);
                     self.periodic += 1;

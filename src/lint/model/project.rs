@@ -1,7 +1,9 @@
 //! The project model: every module's facts joined into apps, configuration layers, tasks with
 //! registered names and effective options, and dispatch sites resolved to tasks.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::BTreeMap;
+
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use std::sync::Arc;
 
 use super::facts::*;
@@ -285,7 +287,7 @@ impl Project {
             Some(Value::Ref(q)) => Some(q.clone()),
             _ => None,
         };
-        let mut seen = HashSet::new();
+        let mut seen = HashSet::default();
         while let Some(q) = next.take() {
             if !seen.insert(q.clone()) {
                 break;
@@ -368,7 +370,7 @@ impl Project {
 
     /// Qualified names (resolved through re-exports) used other than as dispatch receivers.
     fn build_other_refs(&mut self) {
-        let mut refs = HashSet::new();
+        let mut refs = HashSet::default();
         for m in &self.modules {
             let receivers: HashSet<Span> = m.facts.receiver_spans.iter().copied().collect();
             for (q, span) in &m.facts.name_refs {
@@ -531,7 +533,7 @@ impl Project {
         }
         // Star-import closure.
         let mut queue = django.clone();
-        let mut seen: HashSet<usize> = HashSet::new();
+        let mut seen: HashSet<usize> = HashSet::default();
         let mut ordered = Vec::new();
         while let Some(m) = queue.pop() {
             if !seen.insert(m) {
