@@ -68,6 +68,7 @@ pub fn run(args: LintArgs) -> anyhow::Result<ExitStatus> {
     if let Some(ignore) = args.ignore {
         settings.ignore.extend(ignore);
     }
+    settings.leak_model = true;
     // Validate selectors before doing any work.
     lint::enabled_rules(&settings)?;
 

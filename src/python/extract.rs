@@ -79,6 +79,8 @@ pub(crate) struct Extractor<'s> {
     /// Enclosing `transaction.atomic` contexts: (text, scope depth where entered).
     atomic: Vec<(String, usize)>,
     on_commit: usize,
+    /// Inside a callee or an attribute chain: names there are not references to record.
+    no_refs: u32,
     /// Inside the arguments of `add_periodic_task(...)`.
     periodic: usize,
     tries: Vec<TryFrame>,
@@ -87,8 +89,8 @@ pub(crate) struct Extractor<'s> {
     conditional: usize,
     debug: usize,
     branch: Option<(u32, u32)>,
-    /// Expression-statement call ranges: their result is discarded.
-    discarded: HashSet<(u32, u32)>,
+    /// The call of the expression statement being visited: its result is discarded.
+    discarded: Option<(u32, u32)>,
     /// Deferred reads: (receiver span, what, span).
     reads: Vec<((u32, u32), String, Span)>,
     /// Dispatch call spans → index in `facts.calls`.
@@ -113,13 +115,14 @@ impl<'s> Extractor<'s> {
             scopes: vec![Scope::default()],
             atomic: Vec::new(),
             on_commit: 0,
+            no_refs: 0,
             periodic: 0,
             tries: Vec::new(),
             class_depth: 0,
             conditional: 0,
             debug: 0,
             branch: None,
-            discarded: HashSet::default(),
+            discarded: None,
             reads: Vec::new(),
             call_index: HashMap::default(),
         };
@@ -889,8 +892,10 @@ impl<'s> Extractor<'s> {
             }
         }
 
-        // Direct calls to project functions (one-hop helper analysis).
-        if !q.is_empty() && q.contains('.') {
+        // Direct calls to module-level or imported functions (one-hop helper analysis); method
+        // calls on local objects cannot reach a project helper by name.
+        let global = matches!(Self::base_name(&call.func), Expr::Name(n) if self.is_global_name(n.id.as_str()));
+        if global && q.contains('.') {
             self.scope().body.calls.push((q.clone(), call_span));
         }
         if Self::last_segment(&q) == "update_state" {
@@ -1050,7 +1055,7 @@ impl<'s> Extractor<'s> {
             .iter()
             .filter_map(|k| k.arg.as_ref().map(|a| (a.to_string(), self.eval(&k.value), span(k.range()))))
             .collect();
-        let result_use = if self.discarded.contains(&key(call.range())) {
+        let result_use = if self.discarded == Some(key(call.range())) {
             ResultUse::Discarded
         } else {
             ResultUse::Used
@@ -1477,7 +1482,7 @@ impl<'s> Visitor<'s> for Extractor<'s> {
             }
             Stmt::Expr(e) => {
                 if let Expr::Call(c) = e.value.as_ref() {
-                    self.discarded.insert(key(c.range()));
+                    self.discarded = Some(key(c.range()));
                 }
             }
             Stmt::With(w) => {
@@ -1631,6 +1636,12 @@ impl<'s> Visitor<'s> for Extractor<'s> {
                         self.note_url(a, "Celery");
                     }
                 }
+                // A callee is not a reference to record (a direct call runs synchronously).
+                self.no_refs += 1;
+                self.visit_expr(&call.func);
+                self.no_refs -= 1;
+                self.visit_arguments(&call.arguments);
+                return;
             }
             Expr::Dict(d) => {
                 for item in &d.items {
@@ -1642,7 +1653,7 @@ impl<'s> Visitor<'s> for Extractor<'s> {
             Expr::Attribute(a) => {
                 let attr = a.attr.as_str();
                 let global_base = matches!(Self::base_name(expr), Expr::Name(n) if self.is_global_name(n.id.as_str()));
-                if a.ctx == ast::ExprContext::Load && global_base {
+                if a.ctx == ast::ExprContext::Load && global_base && self.no_refs == 0 {
                     if let Some(q) = self.qualify(expr) {
                         self.facts.name_refs.push((q, span(Self::base_name(expr).range())));
                     }
@@ -1660,8 +1671,13 @@ impl<'s> Visitor<'s> for Extractor<'s> {
                 if RESULT_READ_ATTRS.contains(&attr) {
                     self.note_read(&a.value, format!(".{attr}"), span(a.range()));
                 }
+                // The rest of the chain is part of this reference.
+                self.no_refs += 1;
+                self.visit_expr(&a.value);
+                self.no_refs -= 1;
+                return;
             }
-            Expr::Name(n) if n.ctx == ast::ExprContext::Load && self.is_global_name(n.id.as_str()) => {
+            Expr::Name(n) if n.ctx == ast::ExprContext::Load && self.no_refs == 0 && self.is_global_name(n.id.as_str()) => {
                 if let Some(q) = self.qualify(expr) {
                     if q.contains('.') {
                         self.facts.name_refs.push((q, span(n.range())));

@@ -31,9 +31,10 @@ struct Item<'a> {
 
 pub(super) fn write(out: &mut dyn Write, run: &LintRun) -> anyhow::Result<()> {
     let catalog = crate::lint::rules::catalog()?;
+    use rayon::prelude::*;
     let items: Vec<Item<'_>> = run
         .findings
-        .iter()
+        .par_iter()
         .map(|f| {
             let (s, e) = (f.start(), f.end());
             Item {
