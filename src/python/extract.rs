@@ -85,6 +85,9 @@ pub(crate) struct Extractor<'s> {
     periodic: usize,
     tries: Vec<TryFrame>,
     class_depth: usize,
+    /// Visiting the body of a top-level `Task` subclass with a `run` method: (class index,
+    /// offset of the `class` statement).
+    class_task: Option<(usize, u32)>,
     /// Module-level `if`/`try` nesting.
     conditional: usize,
     debug: usize,
@@ -119,6 +122,7 @@ impl<'s> Extractor<'s> {
             periodic: 0,
             tries: Vec::new(),
             class_depth: 0,
+            class_task: None,
             conditional: 0,
             debug: 0,
             branch: None,
@@ -553,6 +557,40 @@ impl<'s> Extractor<'s> {
                 });
                 task_idx = Some(self.facts.tasks.len() - 1);
                 break;
+            }
+        }
+        // `class Sync(Task): def run(self, ...)`: a class-based task whose body is `run`.
+        if task_idx.is_none() && f.name.as_str() == "run" && self.class_depth == 1 && self.scopes.len() == 1 {
+            if let Some((ci, class_start)) = self.class_task {
+                let class = &self.facts.classes[ci];
+                let mut options: Vec<(String, Value, Span)> =
+                    class.attrs.iter().map(|a| (a.name.clone(), a.value.clone(), a.span)).collect();
+                // `run` receives the task instance, like a bound task.
+                options.push(("bind".to_string(), Value::Bool(true), span(f.name.range())));
+                if let Some(base) = class.bases.first() {
+                    options.push(("base".to_string(), Value::Ref(base.clone()), class.span));
+                }
+                self.facts.tasks.push(TaskDef {
+                    func_name: class.name.clone(),
+                    qualname: class.qualname.clone(),
+                    kind: TaskDecoratorKind::Class,
+                    receiver: None,
+                    decorator_text: class.name.clone(),
+                    decorator_span: class.span,
+                    decorator_index: 0,
+                    decorators: vec![class.name.clone()],
+                    decorator_targets: vec![None],
+                    options,
+                    signature: self.signature(&f.parameters),
+                    is_async: f.is_async,
+                    def_span: span(f.name.range()),
+                    decorator_line_offset: class_start,
+                    body: BodyFacts::default(),
+                    mutable_defaults: Vec::new(),
+                    top_level: true,
+                    branch: self.branch,
+                });
+                task_idx = Some(self.facts.tasks.len() - 1);
             }
         }
         let function = if task_idx.is_none() && top_level {
@@ -1380,7 +1418,7 @@ impl<'s> Visitor<'s> for Extractor<'s> {
                 let top = self.at_module_level();
                 if top {
                     let qualname = format!("{}.{}", self.facts.module, c.name);
-                    let bases = c
+                    let bases: Vec<String> = c
                         .arguments
                         .as_ref()
                         .map(|a| a.args.iter().filter_map(|b| self.qualify(b)).collect())
@@ -1425,11 +1463,15 @@ impl<'s> Visitor<'s> for Extractor<'s> {
                             _ => {}
                         }
                     }
+                    let is_task_class = methods.iter().any(|m| m == "run")
+                        && bases.iter().any(|b: &String| Self::last_segment(b).ends_with("Task"));
                     self.facts.classes.push(ClassFacts { name: c.name.to_string(), qualname, bases, attrs, methods, async_methods, span: span(c.name.range()) });
+                    self.class_task = is_task_class.then(|| (self.facts.classes.len() - 1, c.range().start().to_u32()));
                 }
                 self.class_depth += 1;
                 self.visit_body(&c.body);
                 self.class_depth -= 1;
+                self.class_task = None;
                 return;
             }
             Stmt::Assign(a) => {

@@ -171,6 +171,8 @@ pub enum TaskDecoratorKind {
     App,
     /// `celery.task.task` / `celery.decorators.task` (removed in Celery 5).
     Legacy,
+    /// A `Task` subclass with a `run` method; a task only once `app.register_task(Cls())`.
+    Class,
 }
 
 #[derive(Clone, Debug)]

@@ -171,10 +171,22 @@ impl Project {
 
     fn build_tasks(&mut self) {
         let mut tasks = Vec::new();
+        let registered: HashSet<String> = self
+            .modules
+            .iter()
+            .flat_map(|m| m.facts.registered_classes.iter())
+            .map(|q| self.resolve_symbol(q))
+            .collect();
         for (mi, m) in self.modules.iter().enumerate() {
             for (ti, t) in m.facts.tasks.iter().enumerate() {
                 let app = match t.kind {
                     TaskDecoratorKind::Shared | TaskDecoratorKind::Legacy => None,
+                    TaskDecoratorKind::Class => {
+                        if !registered.contains(&t.qualname) {
+                            continue;
+                        }
+                        None
+                    }
                     TaskDecoratorKind::App => {
                         let Some(receiver) = &t.receiver else { continue };
                         let last = receiver.rsplit('.').next().unwrap_or(receiver);
@@ -303,9 +315,16 @@ impl Project {
     pub fn base_unknown(&self, def: &TaskDef) -> bool {
         match def.option("base") {
             None => false,
+            Some(Value::Ref(q)) if self.is_celery_task_class(q) => false,
             Some(Value::Ref(q)) => self.class(q).is_none(),
             Some(_) => true,
         }
+    }
+
+    /// Celery's own `Task` (`celery.Task`, `app.Task`): default options, nothing to follow.
+    pub fn is_celery_task_class(&self, q: &str) -> bool {
+        matches!(q, "celery.Task" | "celery.app.task.Task" | "celery.task.Task")
+            || q.strip_suffix(".Task").is_some_and(|app| self.is_app_var(app))
     }
 
     /// Effective task option: the decorator, the `base=` chain, then `task_annotations`

@@ -15,7 +15,8 @@ pub(crate) fn check(cx: &mut RuleCx<'_>) {
     for (m, module) in project.modules.iter().enumerate() {
         for class in &module.facts.classes {
             let Some((_, span)) = class.async_methods.iter().find(|(n, _)| n == "run") else { continue };
-            if is_task_class(project, &class.bases, 0) {
+            let registered = project.task_by_qualname(&class.qualname).is_some();
+            if !registered && is_task_class(project, &class.bases, 0) {
                 cx.report(m, *span, &[("task", &class.name)]);
             }
         }
