@@ -99,7 +99,7 @@ pub struct Finding {
     pub file: Arc<SourceFile>,
     pub span: Span,
     /// Imperative one-line fix hint from the catalog.
-    pub help: Option<String>,
+    pub help: Option<&'static str>,
     /// Registered task name, where the finding is about a task.
     pub task: Option<String>,
     /// A stable anchor for fingerprints (task name, setting key, callee…), never a line number.

@@ -145,6 +145,7 @@ impl<'s> Extractor<'s> {
             .map(|(l, q)| Import { local: l.clone(), qualified: q.clone() })
             .collect();
         ex.facts.imports.sort_by(|a, b| a.local.cmp(&b.local));
+        ex.facts.shrink_to_fit();
         *facts = ex.facts;
     }
 

@@ -46,7 +46,7 @@ pub(super) fn write(out: &mut dyn Write, run: &LintRun) -> anyhow::Result<()> {
                 start: Pos { line: s.line, column: s.column },
                 end: Pos { line: e.line, column: e.column },
                 task: f.task.as_deref(),
-                help: f.help.as_deref(),
+                help: f.help,
                 url: catalog.get(f.code).map(|m| m.doc_url()).unwrap_or_default(),
                 fingerprint: super::fingerprint(f),
             }

@@ -307,6 +307,42 @@ pub struct TaskDef {
     pub branch: Option<(u32, u32)>,
 }
 
+impl ModuleFacts {
+    /// Release the slack of every growable list: a project holds thousands of these.
+    pub fn shrink_to_fit(&mut self) {
+        self.imports.shrink_to_fit();
+        self.assigns.shrink_to_fit();
+        self.classes.shrink_to_fit();
+        self.tasks.shrink_to_fit();
+        for t in &mut self.tasks {
+            t.body.shrink_to_fit();
+        }
+        self.functions.shrink_to_fit();
+        for f in &mut self.functions {
+            f.body.shrink_to_fit();
+        }
+        self.calls.shrink_to_fit();
+        self.crontabs.shrink_to_fit();
+        self.urls.shrink_to_fit();
+        self.noqa.shrink_to_fit();
+        self.settings_reads.shrink_to_fit();
+        self.name_refs.shrink_to_fit();
+        self.receiver_spans.shrink_to_fit();
+        self.conf_writes.shrink_to_fit();
+    }
+}
+
+impl BodyFacts {
+    pub fn shrink_to_fit(&mut self) {
+        self.http_calls.shrink_to_fit();
+        self.waits.shrink_to_fit();
+        self.retry_calls.shrink_to_fit();
+        self.self_attrs.shrink_to_fit();
+        self.side_effects.shrink_to_fit();
+        self.calls.shrink_to_fit();
+    }
+}
+
 impl TaskDef {
     pub fn option(&self, name: &str) -> Option<&Value> {
         self.options.iter().find(|(k, _, _)| k == name).map(|(_, v, _)| v)

@@ -143,7 +143,7 @@ impl<'a> RuleCx<'a> {
             message,
             file,
             span,
-            help: Some(self.meta.help.clone()),
+            help: Some(catalog_str(&self.meta.help, |m| &m.help)),
             task: None,
             anchor,
             related: Vec::new(),
