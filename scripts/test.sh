@@ -231,6 +231,10 @@ ensure_multitool
 export INSTA_UPDATE=no
 export CI="${CI:-}"
 
+log "format and lints"
+cargo fmt --check
+cargo clippy --locked --all-targets -- -D warnings
+
 log "tests"
 t0=$SECONDS
 if cargo nextest --version >/dev/null 2>&1; then

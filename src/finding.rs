@@ -41,7 +41,9 @@ impl fmt::Display for Severity {
 }
 
 /// A byte range in one source file. Line and column are computed only when rendering.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
 pub struct Span {
     pub start: u32,
     pub end: u32,
@@ -65,11 +67,16 @@ pub struct SourceFile {
 
 impl SourceFile {
     pub fn new(path: Arc<Path>, text: Box<str>) -> Self {
-        SourceFile { path, text, lines: std::sync::OnceLock::new() }
+        SourceFile {
+            path,
+            text,
+            lines: std::sync::OnceLock::new(),
+        }
     }
 
     pub fn lines(&self) -> &crate::python::LineIndex {
-        self.lines.get_or_init(|| crate::python::LineIndex::new(&self.text))
+        self.lines
+            .get_or_init(|| crate::python::LineIndex::new(&self.text))
     }
 
     pub fn display_path(&self) -> String {
@@ -124,7 +131,9 @@ impl Finding {
     /// Source text with the finding's secret (if any) masked.
     pub fn redact<'a>(&self, text: &'a str) -> std::borrow::Cow<'a, str> {
         match &self.secret {
-            Some(secret) if !secret.is_empty() && text.contains(secret.as_str()) => text.replace(secret.as_str(), "****").into(),
+            Some(secret) if !secret.is_empty() && text.contains(secret.as_str()) => {
+                text.replace(secret.as_str(), "****").into()
+            }
             _ => text.into(),
         }
     }

@@ -8,13 +8,20 @@ fn lint(format: &str) -> String {
     let out = Command::new(env!("CARGO_BIN_EXE_celery-doctor"))
         .current_dir(&root)
         .env_remove("FORCE_COLOR")
-        .args(["lint", "fixtures/projects/shop", "--format", format, "--no-color"])
+        .args([
+            "lint",
+            "fixtures/projects/shop",
+            "--format",
+            format,
+            "--no-color",
+        ])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let text = String::from_utf8(out.stdout).unwrap();
     let root_uri = format!("file://{}/", root.display());
-    text.replace(&root_uri, "file://[ROOT]/").replace(env!("CARGO_PKG_VERSION"), "[VERSION]")
+    text.replace(&root_uri, "file://[ROOT]/")
+        .replace(env!("CARGO_PKG_VERSION"), "[VERSION]")
 }
 
 #[test]

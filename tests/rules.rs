@@ -13,7 +13,10 @@ fn root() -> PathBuf {
 }
 
 fn settings_for(id: &str) -> LintSettings {
-    LintSettings { select: vec![id.to_string()], ..LintSettings::default() }
+    LintSettings {
+        select: vec![id.to_string()],
+        ..LintSettings::default()
+    }
 }
 
 /// Split an example into files at `# file: path` lines; default file `tasks.py`.
@@ -36,7 +39,12 @@ fn example_files(snippet: &str) -> Vec<InputFile> {
     files
         .into_iter()
         .zip(names)
-        .map(|((path, text), (module, is_package))| InputFile { path, text, module, is_package })
+        .map(|((path, text), (module, is_package))| InputFile {
+            path,
+            text,
+            module,
+            is_package,
+        })
         .collect()
 }
 
@@ -44,7 +52,10 @@ fn lint_entry(entry: &Path, settings: &LintSettings) -> LintRun {
     let (paths, cwd) = if entry.is_dir() {
         (vec![entry.to_path_buf()], entry.to_path_buf())
     } else {
-        (vec![entry.to_path_buf()], entry.parent().unwrap().to_path_buf())
+        (
+            vec![entry.to_path_buf()],
+            entry.parent().unwrap().to_path_buf(),
+        )
     };
     let collected = walk::collect(&paths, None, &cwd).expect("collect");
     assert!(collected.warnings.is_empty(), "{:?}", collected.warnings);
@@ -66,14 +77,22 @@ fn expected_marks(entry: &Path) -> BTreeSet<(String, u32, String)> {
     } else {
         vec![entry.to_path_buf()]
     };
-    let base = if entry.is_dir() { entry.to_path_buf() } else { entry.parent().unwrap().to_path_buf() };
+    let base = if entry.is_dir() {
+        entry.to_path_buf()
+    } else {
+        entry.parent().unwrap().to_path_buf()
+    };
     for f in files {
         let text = std::fs::read_to_string(&f).unwrap();
-        let rel = f.strip_prefix(&base).unwrap().to_string_lossy().replace('\\', "/");
+        let rel = f
+            .strip_prefix(&base)
+            .unwrap()
+            .to_string_lossy()
+            .replace('\\', "/");
         for (i, line) in text.lines().enumerate() {
             if let Some(pos) = line.find("# expect:") {
                 for code in line[pos + 9..].split(',') {
-                    let code = code.trim().split_whitespace().next().unwrap_or("");
+                    let code = code.split_whitespace().next().unwrap_or("");
                     if !code.is_empty() {
                         marks.insert((rel.clone(), i as u32 + 1, code.to_string()));
                     }
@@ -112,7 +131,8 @@ fn fixture_entries(id: &str) -> Vec<PathBuf> {
         .map(|e| e.unwrap().path())
         .filter(|p| {
             let name = p.file_name().unwrap().to_string_lossy().to_string();
-            (name.starts_with("bad") || name.starts_with("good")) && (p.is_dir() || name.ends_with(".py"))
+            (name.starts_with("bad") || name.starts_with("good"))
+                && (p.is_dir() || name.ends_with(".py"))
         })
         .collect();
     entries.sort();
@@ -143,11 +163,21 @@ fn every_rule_file_is_registered_and_valid() {
 fn invalid_rule_yaml_names_file_and_field() {
     let good = RULES[1].yaml;
     let unknown = format!("{good}\nsurprise: 1\n");
-    let err = RuleMeta::parse("CD001.yaml", &unknown).unwrap_err().to_string();
-    assert!(err.contains("CD001.yaml") && err.contains("surprise"), "{err}");
+    let err = RuleMeta::parse("CD001.yaml", &unknown)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("CD001.yaml") && err.contains("surprise"),
+        "{err}"
+    );
     let wrong_type = good.replace("default: true", "default: maybe");
-    let err = RuleMeta::parse("CD001.yaml", &wrong_type).unwrap_err().to_string();
-    assert!(err.contains("CD001.yaml") && err.contains("default"), "{err}");
+    let err = RuleMeta::parse("CD001.yaml", &wrong_type)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("CD001.yaml") && err.contains("default"),
+        "{err}"
+    );
     let err = RuleMeta::parse("CD002.yaml", good).unwrap_err().to_string();
     assert!(err.contains("`id`"), "{err}");
 }
@@ -157,11 +187,20 @@ fn messages_and_help_follow_conventions() {
     for (_, m) in &catalog().unwrap().rules {
         for text in std::iter::once(&m.message).chain(m.variants.values()) {
             let first = text.chars().next().unwrap();
-            assert!(first.is_uppercase() || first == '`' || first == '{', "{}: message must start in sentence case: {text}", m.id);
+            assert!(
+                first.is_uppercase() || first == '`' || first == '{',
+                "{}: message must start in sentence case: {text}",
+                m.id
+            );
             assert!(!text.ends_with('.'), "{}: message ends with a period", m.id);
         }
         let first = m.help.chars().next().unwrap();
-        assert!(first.is_uppercase(), "{}: help must be imperative: {}", m.id, m.help);
+        assert!(
+            first.is_uppercase(),
+            "{}: help must be imperative: {}",
+            m.id,
+            m.help
+        );
         assert!(!m.help.ends_with('.'), "{}: help ends with a period", m.id);
         assert!(!m.summary().is_empty(), "{}: empty summary", m.id);
     }
@@ -181,7 +220,12 @@ fn yaml_examples_fire_and_stay_silent() {
         for (i, good) in meta.examples.good.iter().enumerate() {
             let run = lint::lint_files(example_files(good), &settings).unwrap();
             if let Some(f) = run.findings.first() {
-                failures.push(format!("{} good example #{} fires: {}", rule.id, i + 1, f.message));
+                failures.push(format!(
+                    "{} good example #{} fires: {}",
+                    rule.id,
+                    i + 1,
+                    f.message
+                ));
             }
         }
     }
@@ -193,8 +237,20 @@ fn fixtures_match_expect_marks_and_snapshots() {
     let mut failures = Vec::new();
     for rule in RULES {
         let entries = fixture_entries(rule.id);
-        assert!(entries.iter().any(|e| e.file_name().unwrap().to_string_lossy().starts_with("bad")), "fixtures/{}/ has no bad entry", rule.id);
-        assert!(entries.iter().any(|e| e.file_name().unwrap().to_string_lossy().starts_with("good")), "fixtures/{}/ has no good entry", rule.id);
+        assert!(
+            entries
+                .iter()
+                .any(|e| e.file_name().unwrap().to_string_lossy().starts_with("bad")),
+            "fixtures/{}/ has no bad entry",
+            rule.id
+        );
+        assert!(
+            entries
+                .iter()
+                .any(|e| e.file_name().unwrap().to_string_lossy().starts_with("good")),
+            "fixtures/{}/ has no good entry",
+            rule.id
+        );
         for entry in entries {
             let name = entry.file_stem().unwrap().to_string_lossy().to_string();
             let run = lint_entry(&entry, &settings_for(rule.id));
@@ -202,14 +258,20 @@ fn fixtures_match_expect_marks_and_snapshots() {
             let actual = actual_marks(&run);
             if name.starts_with("good") {
                 if !actual.is_empty() {
-                    failures.push(format!("fixtures/{}/{name}: expected no findings, got {actual:?}", rule.id));
+                    failures.push(format!(
+                        "fixtures/{}/{name}: expected no findings, got {actual:?}",
+                        rule.id
+                    ));
                 }
                 continue;
             }
             if expected != actual {
                 let missing: Vec<_> = expected.difference(&actual).collect();
                 let extra: Vec<_> = actual.difference(&expected).collect();
-                failures.push(format!("fixtures/{}/{name}: missing {missing:?}, unexpected {extra:?}", rule.id));
+                failures.push(format!(
+                    "fixtures/{}/{name}: missing {missing:?}, unexpected {extra:?}",
+                    rule.id
+                ));
                 continue;
             }
             let mut s = insta::Settings::clone_current();
@@ -233,7 +295,8 @@ fn demo_project_findings_match_marks() {
 
 #[test]
 fn readme_rule_table_is_current() {
-    let mut table = String::from("| ID | name | severity | default | summary |\n|---|---|---|---|---|\n");
+    let mut table =
+        String::from("| ID | name | severity | default | summary |\n|---|---|---|---|---|\n");
     for (_, m) in &catalog().unwrap().rules {
         table.push_str(&format!(
             "| {} | `{}` | {} | {} | {} |\n",
@@ -245,14 +308,21 @@ fn readme_rule_table_is_current() {
         ));
     }
     let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
-    let start = readme.find("<!-- rules:start -->").expect("README rules marker") + "<!-- rules:start -->\n".len();
-    let end = readme.find("<!-- rules:end -->").expect("README rules end marker");
+    let start = readme
+        .find("<!-- rules:start -->")
+        .expect("README rules marker")
+        + "<!-- rules:start -->\n".len();
+    let end = readme
+        .find("<!-- rules:end -->")
+        .expect("README rules end marker");
     if readme[start..end] != table {
         if std::env::var_os("UPDATE_README").is_some() {
             let updated = format!("{}{}{}", &readme[..start], table, &readme[end..]);
             std::fs::write(root().join("README.md"), updated).unwrap();
         } else {
-            panic!("README rule table is stale; run `UPDATE_README=1 cargo test --test rules readme`");
+            panic!(
+                "README rule table is stale; run `UPDATE_README=1 cargo test --test rules readme`"
+            );
         }
     }
 }
@@ -265,12 +335,27 @@ fn settings_table_matches_installed_celery() {
         p.exists().then(|| p.display().to_string())
     });
     let Some(python) = python else {
-        assert!(std::env::var_os("CI").is_none(), "CI must provide the Celery venv (CELERY_DOCTOR_PYTHON)");
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must provide the Celery venv (CELERY_DOCTOR_PYTHON)"
+        );
         eprintln!("skipped: no Celery venv");
         return;
     };
-    let out = std::process::Command::new(python).arg(root().join("scripts/gen_settings_table.py")).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let committed = std::fs::read_to_string(root().join("src/lint/model/settings_table.rs")).unwrap();
-    assert_eq!(String::from_utf8(out.stdout).unwrap(), committed, "regenerate src/lint/model/settings_table.rs");
+    let out = std::process::Command::new(python)
+        .arg(root().join("scripts/gen_settings_table.py"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let committed =
+        std::fs::read_to_string(root().join("src/lint/model/settings_table.rs")).unwrap();
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap(),
+        committed,
+        "regenerate src/lint/model/settings_table.rs"
+    );
 }

@@ -72,7 +72,11 @@ pub fn run(args: LintArgs) -> anyhow::Result<ExitStatus> {
     // Validate selectors before doing any work.
     lint::enabled_rules(&settings)?;
 
-    let use_color = color::decide(color::ColorChoice::Auto.max_with(super::color_flag(args.no_color, args.color)), args.format.is_machine(), args.output.is_some());
+    let use_color = color::decide(
+        color::ColorChoice::Auto.max_with(super::color_flag(args.no_color, args.color)),
+        args.format.is_machine(),
+        args.output.is_some(),
+    );
     let collected = walk::collect(&args.paths, settings.exclude.as_ref(), &cwd)?;
     let mut stderr = std::io::stderr().lock();
     for w in &collected.warnings {
@@ -84,18 +88,34 @@ pub fn run(args: LintArgs) -> anyhow::Result<ExitStatus> {
     run.files_skipped = skipped;
     run.warnings = collected.warnings;
 
-    let text = TextOptions { statistics: args.statistics, quiet: args.quiet, color: use_color };
+    let text = TextOptions {
+        statistics: args.statistics,
+        quiet: args.quiet,
+        color: use_color,
+    };
     match &args.output {
         Some(path) => {
             // Write to a temporary file beside the target, then rename: no half-written reports.
-            let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
-            let tmp = dir.join(format!(".{}.tmp-{}", path.file_name().and_then(|n| n.to_str()).unwrap_or("report"), std::process::id()));
-            let file = std::fs::File::create(&tmp).with_context(|| format!("cannot write output file {}", path.display()))?;
+            let dir = path
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .unwrap_or(std::path::Path::new("."));
+            let tmp = dir.join(format!(
+                ".{}.tmp-{}",
+                path.file_name()
+                    .and_then(|n| n.to_str())
+                    .unwrap_or("report"),
+                std::process::id()
+            ));
+            let file = std::fs::File::create(&tmp)
+                .with_context(|| format!("cannot write output file {}", path.display()))?;
             let mut out = BufWriter::new(file);
             report::write(args.format, &mut out, &run, text)?;
-            out.flush().with_context(|| format!("cannot write output file {}", path.display()))?;
+            out.flush()
+                .with_context(|| format!("cannot write output file {}", path.display()))?;
             drop(out);
-            std::fs::rename(&tmp, path).with_context(|| format!("cannot write output file {}", path.display()))?;
+            std::fs::rename(&tmp, path)
+                .with_context(|| format!("cannot write output file {}", path.display()))?;
         }
         None => {
             let stdout = std::io::stdout();
@@ -118,6 +138,10 @@ trait MaxWith {
 impl MaxWith for ColorChoice {
     /// The explicit choice wins over `auto`.
     fn max_with(self, other: ColorChoice) -> ColorChoice {
-        if other == ColorChoice::Auto { self } else { other }
+        if other == ColorChoice::Auto {
+            self
+        } else {
+            other
+        }
     }
 }

@@ -48,11 +48,18 @@ impl From<ExitStatus> for ExitCode {
 }
 
 pub(crate) fn color_flag(no_color: bool, color: Option<ColorChoice>) -> ColorChoice {
-    if no_color { ColorChoice::Never } else { color.unwrap_or(ColorChoice::Auto) }
+    if no_color {
+        ColorChoice::Never
+    } else {
+        color.unwrap_or(ColorChoice::Auto)
+    }
 }
 
 fn is_broken_pipe(err: &anyhow::Error) -> bool {
-    err.chain().any(|e| e.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe))
+    err.chain().any(|e| {
+        e.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
 }
 
 /// Entry point used by `main.rs`.
@@ -69,12 +76,16 @@ pub fn main() -> ExitCode {
     // threads with large stacks (reserved, not committed) instead of overflowing the default.
     // Panics are caught per file and per rule and reported as one-line internal errors.
     std::panic::set_hook(Box::new(|_| {}));
-    let _ = rayon::ThreadPoolBuilder::new().stack_size(STACK_SIZE).build_global();
-    let worker = std::thread::Builder::new().stack_size(STACK_SIZE).spawn(move || match cli.command {
-        Command::Lint(args) => lint::run(args),
-        Command::Rules(args) => rules::run_rules(args),
-        Command::Rule(args) => rules::run_rule(args),
-    });
+    let _ = rayon::ThreadPoolBuilder::new()
+        .stack_size(STACK_SIZE)
+        .build_global();
+    let worker = std::thread::Builder::new()
+        .stack_size(STACK_SIZE)
+        .spawn(move || match cli.command {
+            Command::Lint(args) => lint::run(args),
+            Command::Rules(args) => rules::run_rules(args),
+            Command::Rule(args) => rules::run_rule(args),
+        });
     let result = match worker.map(|h| h.join()) {
         Ok(Ok(result)) => result,
         _ => Err(anyhow::anyhow!("internal error: the worker thread failed")),
@@ -84,7 +95,11 @@ pub fn main() -> ExitCode {
         Err(err) if is_broken_pipe(&err) => ExitCode::from(0),
         Err(err) => {
             let mut stderr = std::io::stderr().lock();
-            let _ = writeln!(stderr, "celery-doctor: error: {}", one_line(&format!("{err:#}")));
+            let _ = writeln!(
+                stderr,
+                "celery-doctor: error: {}",
+                one_line(&format!("{err:#}"))
+            );
             ExitCode::from(2)
         }
     }

@@ -38,7 +38,11 @@ pub struct RuleArgs {
 
 pub fn run_rules(args: RulesArgs) -> anyhow::Result<ExitStatus> {
     let catalog = catalog()?;
-    let use_color = color::decide(super::color_flag(args.no_color, None), args.format == InfoFormat::Json, false);
+    let use_color = color::decide(
+        super::color_flag(args.no_color, None),
+        args.format == InfoFormat::Json,
+        false,
+    );
     let mut out = std::io::stdout().lock();
     match args.format {
         InfoFormat::Json => {
@@ -53,10 +57,20 @@ pub fn run_rules(args: RulesArgs) -> anyhow::Result<ExitStatus> {
         InfoFormat::Text => {
             let mut table = Table::new();
             table.load_preset(UTF8_FULL_CONDENSED);
-            if use_color { table.enforce_styling(); } else { table.force_no_tty(); }
+            if use_color {
+                table.enforce_styling();
+            } else {
+                table.force_no_tty();
+            }
             table.set_header(vec!["id", "name", "severity", "default", "summary"]);
             for (_, m) in &catalog.rules {
-                table.add_row(vec![m.id.clone(), m.name.clone(), m.severity.to_string(), if m.default { "on".into() } else { "off".into() }, m.summary()]);
+                table.add_row(vec![
+                    m.id.clone(),
+                    m.name.clone(),
+                    m.severity.to_string(),
+                    if m.default { "on".into() } else { "off".into() },
+                    m.summary(),
+                ]);
             }
             writeln!(out, "{table}")?;
         }
@@ -66,10 +80,22 @@ pub fn run_rules(args: RulesArgs) -> anyhow::Result<ExitStatus> {
 
 pub fn run_rule(args: RuleArgs) -> anyhow::Result<ExitStatus> {
     let catalog = catalog()?;
-    let Some((_, m)) = catalog.rules.iter().find(|(_, m)| m.id.eq_ignore_ascii_case(&args.id) || m.name == args.id) else {
+    let Some((_, m)) = catalog
+        .rules
+        .iter()
+        .find(|(_, m)| m.id.eq_ignore_ascii_case(&args.id) || m.name == args.id)
+    else {
         bail!("unknown rule `{}` (see `celery-doctor rules`)", args.id);
     };
-    let _ = color::decide(if args.no_color { ColorChoice::Never } else { ColorChoice::Auto }, args.format == InfoFormat::Json, false);
+    let _ = color::decide(
+        if args.no_color {
+            ColorChoice::Never
+        } else {
+            ColorChoice::Auto
+        },
+        args.format == InfoFormat::Json,
+        false,
+    );
     let mut out = std::io::stdout().lock();
     match args.format {
         InfoFormat::Json => {
@@ -84,7 +110,19 @@ pub fn run_rule(args: RuleArgs) -> anyhow::Result<ExitStatus> {
             writeln!(out)?;
         }
         InfoFormat::Text => {
-            writeln!(out, "{} {} ({}, {}, {})", m.id.bold(), m.name.bold(), m.category, m.severity, if m.default { "on by default" } else { "off by default" })?;
+            writeln!(
+                out,
+                "{} {} ({}, {}, {})",
+                m.id.bold(),
+                m.name.bold(),
+                m.category,
+                m.severity,
+                if m.default {
+                    "on by default"
+                } else {
+                    "off by default"
+                }
+            )?;
             writeln!(out)?;
             writeln!(out, "Message: {}", m.message)?;
             writeln!(out, "Fix:     {}", m.help)?;

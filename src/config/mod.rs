@@ -58,13 +58,21 @@ fn one_line(s: &str) -> String {
 /// Parse a configuration file (pyproject.toml or YAML).
 pub fn load_file(path: &Path) -> Result<Loaded, ConfigError> {
     let shown = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Read { path: shown.clone(), message: e.to_string() })?;
-    let invalid = |message: String| ConfigError::Invalid { path: shown.clone(), message: one_line(&message) };
+    let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Read {
+        path: shown.clone(),
+        message: e.to_string(),
+    })?;
+    let invalid = |message: String| ConfigError::Invalid {
+        path: shown.clone(),
+        message: one_line(&message),
+    };
     let is_toml = path.extension().is_some_and(|e| e == "toml");
     let options = if is_toml {
         let doc: Pyproject = toml::from_str(&text).map_err(|e| invalid(e.to_string()))?;
         match doc.tool.and_then(|t| t.celery_doctor) {
-            Some(v) => v.try_into().map_err(|e: toml::de::Error| invalid(format!("[tool.celery-doctor]: {e}")))?,
+            Some(v) => v
+                .try_into()
+                .map_err(|e: toml::de::Error| invalid(format!("[tool.celery-doctor]: {e}")))?,
             None => Options::default(),
         }
     } else if text.trim().is_empty() {
@@ -72,13 +80,20 @@ pub fn load_file(path: &Path) -> Result<Loaded, ConfigError> {
     } else {
         serde_yaml::from_str(&text).map_err(|e| invalid(e.to_string()))?
     };
-    Ok(Loaded { options, path: Some(path.to_path_buf()) })
+    Ok(Loaded {
+        options,
+        path: Some(path.to_path_buf()),
+    })
 }
 
 /// Find the configuration for `start` by walking up: `.celery-doctor.yaml`/`.yml`, or a
 /// `pyproject.toml` with a `[tool.celery-doctor]` table.
 pub fn discover(start: &Path) -> Result<Loaded, ConfigError> {
-    let start = if start.is_file() { start.parent().unwrap_or(start) } else { start };
+    let start = if start.is_file() {
+        start.parent().unwrap_or(start)
+    } else {
+        start
+    };
     let mut dir = std::fs::canonicalize(start).ok();
     while let Some(d) = dir {
         for name in [".celery-doctor.yaml", ".celery-doctor.yml"] {
@@ -102,7 +117,10 @@ pub fn discover(start: &Path) -> Result<Loaded, ConfigError> {
 fn globset(patterns: &[String], path: &str) -> Result<GlobSet, ConfigError> {
     let mut b = GlobSetBuilder::new();
     for p in patterns {
-        let glob = Glob::new(p).map_err(|e| ConfigError::Invalid { path: path.to_string(), message: format!("bad glob `{p}`: {e}") })?;
+        let glob = Glob::new(p).map_err(|e| ConfigError::Invalid {
+            path: path.to_string(),
+            message: format!("bad glob `{p}`: {e}"),
+        })?;
         b.add(glob);
         // `migrations` also matches `a/b/migrations/x.py`.
         if !p.contains('/') {
@@ -114,13 +132,19 @@ fn globset(patterns: &[String], path: &str) -> Result<GlobSet, ConfigError> {
             }
         }
     }
-    b.build().map_err(|e| ConfigError::Invalid { path: path.to_string(), message: e.to_string() })
+    b.build().map_err(|e| ConfigError::Invalid {
+        path: path.to_string(),
+        message: e.to_string(),
+    })
 }
 
 /// Turn options into lint settings. Command-line flags are applied on top by the caller.
 pub fn to_settings(loaded: &Loaded) -> Result<LintSettings, ConfigError> {
     let o = &loaded.options;
-    let path = loaded.path.as_ref().map_or_else(|| "(defaults)".to_string(), |p| p.display().to_string());
+    let path = loaded
+        .path
+        .as_ref()
+        .map_or_else(|| "(defaults)".to_string(), |p| p.display().to_string());
     let mut s = LintSettings {
         select: o.select.clone().unwrap_or_default(),
         extend_select: o.extend_select.clone().unwrap_or_default(),
@@ -145,7 +169,10 @@ pub fn to_settings(loaded: &Loaded) -> Result<LintSettings, ConfigError> {
     if let Ok(catalog) = crate::lint::rules::catalog() {
         for code in s.severity.keys() {
             if catalog.get(code).is_none() {
-                return Err(ConfigError::Invalid { path, message: format!("severity: unknown rule id `{code}`") });
+                return Err(ConfigError::Invalid {
+                    path,
+                    message: format!("severity: unknown rule id `{code}`"),
+                });
             }
         }
     }

@@ -23,8 +23,17 @@ pub enum FixSafety {
 }
 
 pub const CATEGORIES: &[&str] = &[
-    "framework", "reliability", "time-limits", "results", "retries", "canvas", "django-orm",
-    "configuration", "security", "beat", "routing",
+    "framework",
+    "reliability",
+    "time-limits",
+    "results",
+    "retries",
+    "canvas",
+    "django-orm",
+    "configuration",
+    "security",
+    "beat",
+    "routing",
 ];
 
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -66,45 +75,78 @@ pub enum CatalogError {
 impl RuleMeta {
     /// Parse and validate one rule file. `file` is used in error messages.
     pub fn parse(file: &str, yaml: &str) -> Result<RuleMeta, CatalogError> {
-        let invalid = |message: String| CatalogError::Invalid { file: file.to_string(), message };
+        let invalid = |message: String| CatalogError::Invalid {
+            file: file.to_string(),
+            message,
+        };
         let meta: RuleMeta = serde_yaml::from_str(yaml).map_err(|e| invalid(e.to_string()))?;
         let stem = file.trim_end_matches(".yaml");
         if meta.id != stem {
-            return Err(invalid(format!("field `id`: `{}` does not match the file name", meta.id)));
+            return Err(invalid(format!(
+                "field `id`: `{}` does not match the file name",
+                meta.id
+            )));
         }
         let id_ok = meta.id.len() == 5
             && meta.id.starts_with("CD")
             && meta.id[2..].chars().all(|c| c.is_ascii_digit());
         if !id_ok {
-            return Err(invalid(format!("field `id`: `{}` is not `CD` followed by three digits", meta.id)));
+            return Err(invalid(format!(
+                "field `id`: `{}` is not `CD` followed by three digits",
+                meta.id
+            )));
         }
         if !CATEGORIES.contains(&meta.category.as_str()) {
-            return Err(invalid(format!("field `category`: unknown category `{}`", meta.category)));
+            return Err(invalid(format!(
+                "field `category`: unknown category `{}`",
+                meta.category
+            )));
         }
         let kebab = !meta.name.is_empty()
-            && meta.name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+            && meta
+                .name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
         if !kebab {
-            return Err(invalid(format!("field `name`: `{}` is not kebab-case", meta.name)));
+            return Err(invalid(format!(
+                "field `name`: `{}` is not kebab-case",
+                meta.name
+            )));
         }
-        for (field, text) in std::iter::once(("message", &meta.message)).chain(meta.variants.iter().map(|(_, v)| ("variants", v))) {
+        for (field, text) in std::iter::once(("message", &meta.message))
+            .chain(meta.variants.values().map(|v| ("variants", v)))
+        {
             if text.contains('\n') || text.ends_with('.') || text.is_empty() {
-                return Err(invalid(format!("field `{field}`: must be one line without a final period")));
+                return Err(invalid(format!(
+                    "field `{field}`: must be one line without a final period"
+                )));
             }
         }
-        for heading in ["## What it does", "## Why is this bad?", "## How to fix", "## Known false positives"] {
+        for heading in [
+            "## What it does",
+            "## Why is this bad?",
+            "## How to fix",
+            "## Known false positives",
+        ] {
             if !meta.explanation.contains(heading) {
-                return Err(invalid(format!("field `explanation`: missing heading `{heading}`")));
+                return Err(invalid(format!(
+                    "field `explanation`: missing heading `{heading}`"
+                )));
             }
         }
         if meta.examples.bad.is_empty() || meta.examples.good.is_empty() {
-            return Err(invalid("field `examples`: needs at least one `bad` and one `good` example".into()));
+            return Err(invalid(
+                "field `examples`: needs at least one `bad` and one `good` example".into(),
+            ));
         }
         Ok(meta)
     }
 
     /// Render the message template (or a variant) with `{name}` placeholders filled.
     pub fn render(&self, variant: Option<&str>, args: &[(&str, &str)]) -> String {
-        let template = variant.and_then(|v| self.variants.get(v)).unwrap_or(&self.message);
+        let template = variant
+            .and_then(|v| self.variants.get(v))
+            .unwrap_or(&self.message);
         render_template(template, args)
     }
 
@@ -126,7 +168,10 @@ impl RuleMeta {
     }
 
     pub fn doc_url(&self) -> String {
-        format!("https://github.com/celery-doctor/celery-doctor/blob/main/rules/{}.yaml", self.id)
+        format!(
+            "https://github.com/celery-doctor/celery-doctor/blob/main/rules/{}.yaml",
+            self.id
+        )
     }
 }
 

@@ -10,7 +10,8 @@ pub fn is_deployment_file(path: &Path) -> bool {
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
     let lower = name.to_ascii_lowercase();
     lower.starts_with("procfile")
-        || ((lower.starts_with("docker-compose") || lower.starts_with("compose")) && (lower.ends_with(".yml") || lower.ends_with(".yaml")))
+        || ((lower.starts_with("docker-compose") || lower.starts_with("compose"))
+            && (lower.ends_with(".yml") || lower.ends_with(".yaml")))
         || lower.starts_with("dockerfile")
         || lower.ends_with(".service")
         || lower.ends_with(".sh")
@@ -36,14 +37,23 @@ pub fn scan(text: &str) -> Vec<WorkerCommand> {
             .map(|t| t.trim_end_matches(',').trim_matches(['"', '\'']))
             .filter(|t| !t.is_empty())
             .collect();
-        let Some(celery_at) = tokens.iter().position(|t| *t == "celery" || t.ends_with("/celery")) else { continue };
+        let Some(celery_at) = tokens
+            .iter()
+            .position(|t| *t == "celery" || t.ends_with("/celery"))
+        else {
+            continue;
+        };
         let args = &tokens[celery_at + 1..];
         let is_worker = args.contains(&"worker");
         let is_beat = args.contains(&"beat");
         if !is_worker && !is_beat {
             continue;
         }
-        let mut cmd = WorkerCommand { is_worker, runs_beat: is_beat, ..WorkerCommand::default() };
+        let mut cmd = WorkerCommand {
+            is_worker,
+            runs_beat: is_beat,
+            ..WorkerCommand::default()
+        };
         let mut i = 0;
         while i < args.len() {
             let (flag, inline) = match args[i].split_once('=') {
@@ -85,10 +95,15 @@ mod tests {
 
     #[test]
     fn procfile_lines() {
-        let cmds = scan("web: gunicorn x\nworker: celery -A proj worker -l info --time-limit=300 -Q a,b\nbeat: celery -A proj beat\n");
+        let cmds = scan(
+            "web: gunicorn x\nworker: celery -A proj worker -l info --time-limit=300 -Q a,b\nbeat: celery -A proj beat\n",
+        );
         assert_eq!(cmds.len(), 2);
         assert_eq!(cmds[0].time_limit, Some(300.0));
-        assert_eq!(cmds[0].queues.as_deref(), Some(&["a".to_string(), "b".to_string()][..]));
+        assert_eq!(
+            cmds[0].queues.as_deref(),
+            Some(&["a".to_string(), "b".to_string()][..])
+        );
         assert!(cmds[1].runs_beat && !cmds[1].is_worker);
         assert!(scan("command: [\"celery\", \"-A\", \"proj\", \"worker\", \"-B\"]")[0].runs_beat);
     }

@@ -79,7 +79,9 @@ fn matches(selector: &str, id: &str) -> bool {
 }
 
 /// Validate selectors: each must match at least one rule.
-pub fn validate_selectors<'a>(selectors: impl IntoIterator<Item = &'a String>) -> Result<(), LintError> {
+pub fn validate_selectors<'a>(
+    selectors: impl IntoIterator<Item = &'a String>,
+) -> Result<(), LintError> {
     let catalog = catalog()?;
     for s in selectors {
         if !catalog.rules.iter().any(|(r, _)| matches(s, r.id)) {
@@ -92,7 +94,13 @@ pub fn validate_selectors<'a>(selectors: impl IntoIterator<Item = &'a String>) -
 /// The rule ids enabled by these settings, in registry order.
 pub fn enabled_rules(settings: &LintSettings) -> Result<Vec<&'static str>, LintError> {
     let catalog = catalog()?;
-    validate_selectors(settings.select.iter().chain(&settings.extend_select).chain(&settings.ignore))?;
+    validate_selectors(
+        settings
+            .select
+            .iter()
+            .chain(&settings.extend_select)
+            .chain(&settings.ignore),
+    )?;
     for (_, sel) in &settings.per_file_ignores {
         validate_selectors(sel)?;
     }
@@ -106,7 +114,11 @@ pub fn enabled_rules(settings: &LintSettings) -> Result<Vec<&'static str>, LintE
         // Specific beats general, like Ruff: `--select CD201 --ignore CD2` keeps CD201.
         let ignored = settings.ignore.iter().any(|i| {
             matches(i, rule.id)
-                && !settings.select.iter().chain(&settings.extend_select).any(|s| matches(s, rule.id) && s.len() > i.len())
+                && !settings
+                    .select
+                    .iter()
+                    .chain(&settings.extend_select)
+                    .any(|s| matches(s, rule.id) && s.len() > i.len())
         });
         if selected && !ignored {
             out.push(rule.id);
@@ -119,10 +131,16 @@ pub fn enabled_rules(settings: &LintSettings) -> Result<Vec<&'static str>, LintE
 pub fn is_test_path(path: &Path) -> bool {
     let s = path.to_string_lossy().replace('\\', "/");
     let name = s.rsplit('/').next().unwrap_or(&s);
-    let stem = name.strip_suffix(".py").or_else(|| name.strip_suffix(".pyi")).unwrap_or(name);
-    s.split('/').any(|c| c == "tests" || c == "test" || c == "testing")
+    let stem = name
+        .strip_suffix(".py")
+        .or_else(|| name.strip_suffix(".pyi"))
+        .unwrap_or(name);
+    s.split('/')
+        .any(|c| c == "tests" || c == "test" || c == "testing")
         || stem == "conftest"
-        || stem.split('_').any(|w| matches!(w, "test" | "tests" | "testing"))
+        || stem
+            .split('_')
+            .any(|w| matches!(w, "test" | "tests" | "testing"))
 }
 
 /// Lint files that are already in memory (the walker and the tests both end here).
@@ -148,20 +166,31 @@ pub fn lint_project(
             .map_err(|_| input.path.display().to_string())?;
             let is_test = is_test_path(&input.path);
             let file = Arc::new(SourceFile::new(Arc::from(input.path.as_path()), text));
-            Ok(Module { facts, file, is_test })
+            Ok(Module {
+                facts,
+                file,
+                is_test,
+            })
         })
         .collect();
     let mut modules = Vec::with_capacity(parsed.len());
     for m in parsed {
         match m {
             Ok(m) => modules.push(m),
-            Err(path) => return Err(LintError::Internal { what: format!("modelling {path}") }),
+            Err(path) => {
+                return Err(LintError::Internal {
+                    what: format!("modelling {path}"),
+                });
+            }
         }
     }
     modules.sort_by(|a, b| a.file.path.cmp(&b.file.path));
     let mut run = LintRun {
         files_checked: modules.len(),
-        files_with_syntax_errors: modules.iter().filter(|m| !m.facts.syntax_errors.is_empty()).count(),
+        files_with_syntax_errors: modules
+            .iter()
+            .filter(|m| !m.facts.syntax_errors.is_empty())
+            .count(),
         ..LintRun::default()
     };
     let mut project = Project::build(modules, &settings.model);
@@ -171,10 +200,15 @@ pub fn lint_project(
     let per_rule: Vec<Result<Vec<Finding>, LintError>> = enabled
         .par_iter()
         .map(|id| {
-            let Some((rule, meta)) = catalog.rules.iter().find(|(r, _)| r.id == *id) else { return Ok(Vec::new()) };
+            let Some((rule, meta)) = catalog.rules.iter().find(|(r, _)| r.id == *id) else {
+                return Ok(Vec::new());
+            };
             let mut cx = RuleCx::new(&project, meta, &settings.rule_options);
-            catch_unwind(AssertUnwindSafe(|| (rule.check)(&mut cx)))
-                .map_err(|_| LintError::Internal { what: format!("running rule {id}") })?;
+            catch_unwind(AssertUnwindSafe(|| (rule.check)(&mut cx))).map_err(|_| {
+                LintError::Internal {
+                    what: format!("running rule {id}"),
+                }
+            })?;
             Ok(cx.into_findings())
         })
         .collect();
@@ -191,7 +225,11 @@ pub fn lint_project(
 }
 
 /// `# noqa`, per-file ignores and severity overrides, applied after all rules (Ruff's order).
-fn apply_suppressions(project: &Project, findings: Vec<Finding>, settings: &LintSettings) -> Vec<Finding> {
+fn apply_suppressions(
+    project: &Project,
+    findings: Vec<Finding>,
+    settings: &LintSettings,
+) -> Vec<Finding> {
     // Per module: zero-based lines with noqa codes; task def offsets → decorator line offsets.
     let mut noqa: HashMap<*const SourceFile, HashMap<usize, Vec<String>>> = HashMap::default();
     let mut task_lines: HashMap<(*const SourceFile, u32), u32> = HashMap::default();
@@ -201,7 +239,10 @@ fn apply_suppressions(project: &Project, findings: Vec<Finding>, settings: &Lint
         if !m.facts.noqa.is_empty() && findings.iter().any(|f| Arc::ptr_eq(&f.file, &m.file)) {
             for n in &m.facts.noqa {
                 let line = m.file.lines().line_of(n.offset);
-                entry.entry(line).or_default().extend(n.codes.iter().cloned());
+                entry
+                    .entry(line)
+                    .or_default()
+                    .extend(n.codes.iter().cloned());
                 if n.codes.is_empty() {
                     entry.entry(line).or_default().push("*".into());
                 }
@@ -224,14 +265,18 @@ fn apply_suppressions(project: &Project, findings: Vec<Finding>, settings: &Lint
                 return true; // syntax errors cannot be silenced inline
             }
             let key = Arc::as_ptr(&f.file);
-            let Some(lines) = noqa.get(&key) else { return true };
+            let Some(lines) = noqa.get(&key) else {
+                return true;
+            };
             let mut candidates = vec![f.file.lines().line_of(f.span.start)];
             if let Some(&deco) = task_lines.get(&(key, f.span.start)) {
                 let first = f.file.lines().line_of(deco);
                 candidates.extend(first..candidates[0]);
             }
             let suppressed = candidates.iter().any(|l| {
-                lines.get(l).is_some_and(|codes| codes.iter().any(|c| c == "*" || matches(c, f.code)))
+                lines
+                    .get(l)
+                    .is_some_and(|codes| codes.iter().any(|c| c == "*" || matches(c, f.code)))
             });
             !suppressed
         })
@@ -241,8 +286,17 @@ fn apply_suppressions(project: &Project, findings: Vec<Finding>, settings: &Lint
             f.severity = *s;
         }
     }
-    out.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()).then_with(|| a.message.cmp(&b.message)));
-    out.dedup_by(|a, b| a.code == b.code && a.span == b.span && Arc::ptr_eq(&a.file, &b.file) && a.message == b.message);
+    out.sort_by(|a, b| {
+        a.sort_key()
+            .cmp(&b.sort_key())
+            .then_with(|| a.message.cmp(&b.message))
+    });
+    out.dedup_by(|a, b| {
+        a.code == b.code
+            && a.span == b.span
+            && Arc::ptr_eq(&a.file, &b.file)
+            && a.message == b.message
+    });
     out
 }
 
@@ -254,5 +308,8 @@ pub fn module_names_in_memory(paths: &[PathBuf]) -> Vec<(String, bool)> {
         .filter(|p| p.file_name().is_some_and(|n| n == "__init__.py"))
         .filter_map(|p| p.parent().map(Path::to_path_buf))
         .collect();
-    paths.iter().map(|p| walk::module_name(p, &|dir: &Path| inits.contains(dir))).collect()
+    paths
+        .iter()
+        .map(|p| walk::module_name(p, &|dir: &Path| inits.contains(dir)))
+        .collect()
 }

@@ -12,9 +12,29 @@ use super::{InputFile, LintError};
 
 /// Directories never descended into (Ruff's defaults plus caches).
 pub const DEFAULT_EXCLUDES: &[&str] = &[
-    ".bzr", ".direnv", ".eggs", ".git", ".git-rewrite", ".hg", ".mypy_cache", ".nox", ".pants.d",
-    ".pytype", ".ruff_cache", ".svn", ".tox", ".venv", "__pypackages__", "_build", "buck-out",
-    "build", "dist", "node_modules", "site-packages", "venv", "__pycache__",
+    ".bzr",
+    ".direnv",
+    ".eggs",
+    ".git",
+    ".git-rewrite",
+    ".hg",
+    ".mypy_cache",
+    ".nox",
+    ".pants.d",
+    ".pytype",
+    ".ruff_cache",
+    ".svn",
+    ".tox",
+    ".venv",
+    "__pypackages__",
+    "_build",
+    "buck-out",
+    "build",
+    "dist",
+    "node_modules",
+    "site-packages",
+    "venv",
+    "__pycache__",
 ];
 
 /// Result of reading the files to lint.
@@ -28,41 +48,57 @@ pub struct Collected {
 
 /// Display form of a path: relative to the working directory when it is below it.
 pub fn display_path(path: &Path, cwd: &Path) -> PathBuf {
-    let clean: PathBuf = path.components().filter(|c| !matches!(c, Component::CurDir)).collect();
+    let clean: PathBuf = path
+        .components()
+        .filter(|c| !matches!(c, Component::CurDir))
+        .collect();
     if let Ok(rel) = clean.strip_prefix(cwd) {
         return rel.to_path_buf();
     }
-    if clean.as_os_str().is_empty() { PathBuf::from(".") } else { clean }
+    if clean.as_os_str().is_empty() {
+        PathBuf::from(".")
+    } else {
+        clean
+    }
 }
 
 /// Dotted module name of `path`, walking up while the parent directory is a package.
 pub fn module_name(path: &Path, is_package_dir: &dyn Fn(&Path) -> bool) -> (String, bool) {
-    let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("").to_string();
+    let stem = path
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or("")
+        .to_string();
     let is_init = stem == "__init__";
     let mut parts: Vec<String> = Vec::new();
     if !is_init {
         parts.push(stem);
     }
     let mut dir = path.parent().map(Path::to_path_buf);
-    let mut first = true;
     while let Some(d) = dir {
-        let is_pkg = is_package_dir(&d);
-        if !is_pkg && !(first && is_init) {
-            break;
-        }
-        if !is_pkg {
+        if !is_package_dir(&d) {
             break;
         }
         match d.file_name().and_then(|n| n.to_str()) {
-            Some(name) if !name.is_empty() && name != "." && name != ".." => parts.push(name.to_string()),
+            Some(name) if !name.is_empty() && name != "." && name != ".." => {
+                parts.push(name.to_string())
+            }
             _ => break,
         }
-        first = false;
         dir = d.parent().map(Path::to_path_buf);
     }
     parts.reverse();
-    let valid = parts.iter().all(|p| !p.is_empty() && p.chars().all(|c| c.is_alphanumeric() || c == '_'));
-    (if valid { parts.join(".") } else { String::new() }, is_init)
+    let valid = parts
+        .iter()
+        .all(|p| !p.is_empty() && p.chars().all(|c| c.is_alphanumeric() || c == '_'));
+    (
+        if valid {
+            parts.join(".")
+        } else {
+            String::new()
+        },
+        is_init,
+    )
 }
 
 fn excluded(path: &Path, exclude: Option<&GlobSet>, cwd: &Path) -> bool {
@@ -81,7 +117,11 @@ fn excluded(path: &Path, exclude: Option<&GlobSet>, cwd: &Path) -> bool {
 
 /// Find the Python files under `paths`. A missing path is an error; unreadable entries inside
 /// a tree become warnings.
-pub fn collect(paths: &[PathBuf], exclude: Option<&GlobSet>, cwd: &Path) -> Result<Collected, LintError> {
+pub fn collect(
+    paths: &[PathBuf],
+    exclude: Option<&GlobSet>,
+    cwd: &Path,
+) -> Result<Collected, LintError> {
     let mut files: Vec<PathBuf> = Vec::new();
     let warnings = Mutex::new(Vec::new());
     let deploy: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
@@ -89,7 +129,9 @@ pub fn collect(paths: &[PathBuf], exclude: Option<&GlobSet>, cwd: &Path) -> Resu
         let meta = std::fs::metadata(root).map_err(|e| LintError::Path {
             path: root.display().to_string(),
             message: match e.kind() {
-                std::io::ErrorKind::NotFound if std::fs::symlink_metadata(root).is_ok() => "broken symbolic link".to_string(),
+                std::io::ErrorKind::NotFound if std::fs::symlink_metadata(root).is_ok() => {
+                    "broken symbolic link".to_string()
+                }
                 std::io::ErrorKind::NotFound => "no such file or directory".to_string(),
                 _ => e.to_string(),
             },
@@ -119,11 +161,20 @@ pub fn collect(paths: &[PathBuf], exclude: Option<&GlobSet>, cwd: &Path) -> Resu
                 Box::new(move |entry| {
                     match entry {
                         Ok(e) => {
-                            if super::deploy::is_deployment_file(e.path()) && e.file_type().is_some_and(|t| t.is_file()) {
-                                deploy.lock().expect("walk lock").push(e.path().to_path_buf());
+                            if super::deploy::is_deployment_file(e.path())
+                                && e.file_type().is_some_and(|t| t.is_file())
+                            {
+                                deploy
+                                    .lock()
+                                    .expect("walk lock")
+                                    .push(e.path().to_path_buf());
                             }
-                            let is_py = e.path().extension().is_some_and(|x| x == "py" || x == "pyi");
-                            if is_py && e.file_type().is_some_and(|t| t.is_file() || t.is_symlink()) {
+                            let is_py = e
+                                .path()
+                                .extension()
+                                .is_some_and(|x| x == "py" || x == "pyi");
+                            if is_py && e.file_type().is_some_and(|t| t.is_file() || t.is_symlink())
+                            {
                                 found.lock().expect("walk lock").push(e.into_path());
                             }
                         }
@@ -153,7 +204,8 @@ pub fn collect(paths: &[PathBuf], exclude: Option<&GlobSet>, cwd: &Path) -> Resu
             }
             dir = d.parent().map(Path::to_path_buf);
         }
-        let (module, is_package) = module_name(&f, &|d: &Path| pkg_cache.get(d).copied().unwrap_or(false));
+        let (module, is_package) =
+            module_name(&f, &|d: &Path| pkg_cache.get(d).copied().unwrap_or(false));
         named.push((f, module, is_package));
     }
     let read: Vec<Result<InputFile, String>> = named
@@ -161,18 +213,35 @@ pub fn collect(paths: &[PathBuf], exclude: Option<&GlobSet>, cwd: &Path) -> Resu
         .map(|(path, module, is_package)| {
             let shown = display_path(&path, cwd);
             let bytes = std::fs::read(&path).map_err(|e| {
-                let msg = if e.kind() == std::io::ErrorKind::NotFound { "broken symbolic link or vanished file".to_string() } else { e.to_string() };
+                let msg = if e.kind() == std::io::ErrorKind::NotFound {
+                    "broken symbolic link or vanished file".to_string()
+                } else {
+                    e.to_string()
+                };
                 format!("{}: cannot read file: {msg}; skipped", shown.display())
             })?;
             if bytes.contains(&0) {
-                return Err(format!("{}: binary file (contains NUL bytes); skipped", shown.display()));
+                return Err(format!(
+                    "{}: binary file (contains NUL bytes); skipped",
+                    shown.display()
+                ));
             }
-            let mut text = String::from_utf8(bytes)
-                .map_err(|e| format!("{}: not valid UTF-8 (byte {}); skipped", shown.display(), e.utf8_error().valid_up_to()))?;
+            let mut text = String::from_utf8(bytes).map_err(|e| {
+                format!(
+                    "{}: not valid UTF-8 (byte {}); skipped",
+                    shown.display(),
+                    e.utf8_error().valid_up_to()
+                )
+            })?;
             if text.starts_with('\u{feff}') {
                 text.replace_range(..3, "");
             }
-            Ok(InputFile { path: shown, text, module, is_package })
+            Ok(InputFile {
+                path: shown,
+                text,
+                module,
+                is_package,
+            })
         })
         .collect();
     let mut inputs = Vec::new();
@@ -187,11 +256,15 @@ pub fn collect(paths: &[PathBuf], exclude: Option<&GlobSet>, cwd: &Path) -> Resu
     deploy_files.sort();
     let mut worker_commands = Vec::new();
     for f in deploy_files {
-        if let Ok(text) = std::fs::read_to_string(&f) {
-            if text.len() < 1 << 20 {
-                worker_commands.extend(super::deploy::scan(&text));
-            }
+        if let Ok(text) = std::fs::read_to_string(&f)
+            && text.len() < 1 << 20
+        {
+            worker_commands.extend(super::deploy::scan(&text));
         }
     }
-    Ok(Collected { inputs, worker_commands, warnings })
+    Ok(Collected {
+        inputs,
+        worker_commands,
+        warnings,
+    })
 }

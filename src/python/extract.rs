@@ -4,9 +4,7 @@
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
 use ruff_python_ast::visitor::{self, Visitor};
-use ruff_python_ast::{
-    self as ast, ExceptHandler, Expr, Number, Operator, Stmt, UnaryOp,
-};
+use ruff_python_ast::{self as ast, ExceptHandler, Expr, Number, Operator, Stmt, UnaryOp};
 use ruff_text_size::{Ranged, TextRange};
 
 use crate::finding::Span;
@@ -23,17 +21,43 @@ const DISPATCH_METHODS: &[(&str, DispatchKind)] = &[
 ];
 
 const WAIT_METHODS: &[&str] = &["get", "wait", "join", "join_native", "collect"];
-const RESULT_READ_METHODS: &[&str] = &["get", "wait", "ready", "successful", "failed", "join", "forget"];
+const RESULT_READ_METHODS: &[&str] = &[
+    "get",
+    "wait",
+    "ready",
+    "successful",
+    "failed",
+    "join",
+    "forget",
+];
 const RESULT_READ_ATTRS: &[&str] = &["state", "status", "result", "info", "traceback"];
 const SELF_TASK_ATTRS: &[&str] = &[
-    "retry", "request", "max_retries", "update_state", "default_retry_delay", "name", "backend",
-    "app", "AsyncResult", "send_event", "replace", "add_to_chord",
+    "retry",
+    "request",
+    "max_retries",
+    "update_state",
+    "default_retry_delay",
+    "name",
+    "backend",
+    "app",
+    "AsyncResult",
+    "send_event",
+    "replace",
+    "add_to_chord",
 ];
 const BROAD_EXCEPTIONS: &[&str] = &[
-    "Exception", "BaseException", "CeleryError", "TaskPredicate", "Retry",
+    "Exception",
+    "BaseException",
+    "CeleryError",
+    "TaskPredicate",
+    "Retry",
 ];
-const REQUESTS_FUNCS: &[&str] = &["get", "post", "put", "patch", "delete", "head", "options", "request"];
-const SESSION_METHODS: &[&str] = &["get", "post", "put", "patch", "delete", "head", "options", "request"];
+const REQUESTS_FUNCS: &[&str] = &[
+    "get", "post", "put", "patch", "delete", "head", "options", "request",
+];
+const SESSION_METHODS: &[&str] = &[
+    "get", "post", "put", "patch", "delete", "head", "options", "request",
+];
 
 #[derive(Clone, Debug)]
 enum Binding {
@@ -142,7 +166,10 @@ impl<'s> Extractor<'s> {
         ex.facts.imports = ex
             .imports
             .iter()
-            .map(|(l, q)| Import { local: l.clone(), qualified: q.clone() })
+            .map(|(l, q)| Import {
+                local: l.clone(),
+                qualified: q.clone(),
+            })
             .collect();
         ex.facts.imports.sort_by(|a, b| a.local.cmp(&b.local));
         ex.facts.shrink_to_fit();
@@ -150,7 +177,9 @@ impl<'s> Extractor<'s> {
     }
 
     fn text(&self, range: TextRange) -> &'s str {
-        self.source.get(range.start().to_usize()..range.end().to_usize()).unwrap_or("")
+        self.source
+            .get(range.start().to_usize()..range.end().to_usize())
+            .unwrap_or("")
     }
 
     /// One-line text of an expression for messages (long ones are elided).
@@ -348,17 +377,28 @@ impl<'s> Extractor<'s> {
         if last == "timedelta" {
             let mut secs = 0.0;
             let units = [
-                ("weeks", 604_800.0), ("days", 86_400.0), ("hours", 3_600.0), ("minutes", 60.0),
-                ("seconds", 1.0), ("milliseconds", 0.001), ("microseconds", 0.000_001),
+                ("weeks", 604_800.0),
+                ("days", 86_400.0),
+                ("hours", 3_600.0),
+                ("minutes", 60.0),
+                ("seconds", 1.0),
+                ("milliseconds", 0.001),
+                ("microseconds", 0.000_001),
             ];
             for (i, arg) in call.arguments.args.iter().enumerate() {
-                let Some(v) = self.eval(arg).as_seconds() else { return Value::Unknown };
+                let Some(v) = self.eval(arg).as_seconds() else {
+                    return Value::Unknown;
+                };
                 let unit = [86_400.0, 1.0, 0.000_001, 0.001, 60.0, 3_600.0, 604_800.0];
                 secs += v * unit.get(i).copied().unwrap_or(0.0);
             }
             for kw in &call.arguments.keywords {
-                let Some(arg) = &kw.arg else { return Value::Unknown };
-                let Some(v) = self.eval(&kw.value).as_seconds() else { return Value::Unknown };
+                let Some(arg) = &kw.arg else {
+                    return Value::Unknown;
+                };
+                let Some(v) = self.eval(&kw.value).as_seconds() else {
+                    return Value::Unknown;
+                };
                 let Some((_, mult)) = units.iter().find(|(n, _)| *n == arg.as_str()) else {
                     return Value::Unknown;
                 };
@@ -376,26 +416,25 @@ impl<'s> Extractor<'s> {
                 .or_else(|| call.arguments.args.get(1).map(|a| Box::new(self.eval(a))));
             return Value::Env { default };
         }
-        if matches!(func.as_str(), "int" | "float" | "str" | "bool") {
-            if let Some(arg) = call.arguments.args.first() {
-                let v = self.eval(arg);
-                if matches!(v, Value::Env { .. }) {
-                    return v;
-                }
-                return match (func.as_str(), v) {
-                    ("int", Value::Int(i)) => Value::Int(i),
-                    ("float", Value::Int(i)) => Value::Float(i as f64),
-                    ("float", Value::Float(f)) => Value::Float(f),
-                    _ => Value::Unknown,
-                };
+        if matches!(func.as_str(), "int" | "float" | "str" | "bool")
+            && let Some(arg) = call.arguments.args.first()
+        {
+            let v = self.eval(arg);
+            if matches!(v, Value::Env { .. }) {
+                return v;
             }
+            return match (func.as_str(), v) {
+                ("int", Value::Int(i)) => Value::Int(i),
+                ("float", Value::Int(i)) => Value::Float(i as f64),
+                ("float", Value::Float(f)) => Value::Float(f),
+                _ => Value::Unknown,
+            };
         }
-        if let Expr::Attribute(a) = call.func.as_ref() {
-            if a.attr.as_str() == "total_seconds" {
-                if let Value::Seconds(s) = self.eval(&a.value) {
-                    return Value::Float(s);
-                }
-            }
+        if let Expr::Attribute(a) = call.func.as_ref()
+            && a.attr.as_str() == "total_seconds"
+            && let Value::Seconds(s) = self.eval(&a.value)
+        {
+            return Value::Float(s);
         }
         let kwargs = call
             .arguments
@@ -431,7 +470,11 @@ impl<'s> Extractor<'s> {
             return None;
         }
         let depth = self.scopes.len();
-        self.atomic.iter().rev().find(|(_, d)| *d == depth).map(|(t, _)| t.clone())
+        self.atomic
+            .iter()
+            .rev()
+            .find(|(_, d)| *d == depth)
+            .map(|(t, _)| t.clone())
     }
 
     // ----- tasks ---------------------------------------------------------------------------
@@ -445,19 +488,24 @@ impl<'s> Extractor<'s> {
         let q = self.qualify(func)?;
         let text = self.short(func.range());
         match q.as_str() {
-            "celery.shared_task" | "celery.app.shared_task" | "celery.app.base.shared_task"
+            "celery.shared_task"
+            | "celery.app.shared_task"
+            | "celery.app.base.shared_task"
             | "shared_task" => return Some((TaskDecoratorKind::Shared, None, text)),
-            "celery.task" | "celery.task.task" | "celery.decorators.task"
-            | "celery.task.periodic_task" | "celery.decorators.periodic_task" => {
+            "celery.task"
+            | "celery.task.task"
+            | "celery.decorators.task"
+            | "celery.task.periodic_task"
+            | "celery.decorators.periodic_task" => {
                 return Some((TaskDecoratorKind::Legacy, None, text));
             }
             _ => {}
         }
-        if let Expr::Attribute(a) = func {
-            if a.attr.as_str() == "task" {
-                let receiver = self.qualify(&a.value)?;
-                return Some((TaskDecoratorKind::App, Some(receiver), text));
-            }
+        if let Expr::Attribute(a) = func
+            && a.attr.as_str() == "task"
+        {
+            let receiver = self.qualify(&a.value)?;
+            return Some((TaskDecoratorKind::App, Some(receiver), text));
         }
         None
     }
@@ -489,8 +537,13 @@ impl<'s> Extractor<'s> {
                 let q = self.qualify(&c.func).unwrap_or_default();
                 matches!(
                     q.as_str(),
-                    "list" | "dict" | "set" | "collections.defaultdict" | "collections.OrderedDict"
-                        | "collections.Counter" | "collections.deque"
+                    "list"
+                        | "dict"
+                        | "set"
+                        | "collections.defaultdict"
+                        | "collections.OrderedDict"
+                        | "collections.Counter"
+                        | "collections.deque"
                 )
             }
             _ => false,
@@ -517,7 +570,9 @@ impl<'s> Extractor<'s> {
                         .keywords
                         .iter()
                         .filter_map(|k| {
-                            k.arg.as_ref().map(|a| (a.to_string(), self.eval(&k.value), span(k.range())))
+                            k.arg
+                                .as_ref()
+                                .map(|a| (a.to_string(), self.eval(&k.value), span(k.range())))
                         })
                         .collect(),
                     _ => Vec::new(),
@@ -525,8 +580,15 @@ impl<'s> Extractor<'s> {
                 let mutable_defaults = f
                     .parameters
                     .iter_non_variadic_params()
-                    .filter(|p| p.default.as_deref().is_some_and(|e| self.is_mutable_default(e)))
-                    .map(|p| MutableDefault { param: p.parameter.name.to_string(), span: span(p.range()) })
+                    .filter(|p| {
+                        p.default
+                            .as_deref()
+                            .is_some_and(|e| self.is_mutable_default(e))
+                    })
+                    .map(|p| MutableDefault {
+                        param: p.parameter.name.to_string(),
+                        span: span(p.range()),
+                    })
                     .collect();
                 let qualname = if self.facts.module.is_empty() {
                     f.name.to_string()
@@ -541,8 +603,16 @@ impl<'s> Extractor<'s> {
                     decorator_text: text,
                     decorator_span: span(d.range()),
                     decorator_index: i,
-                    decorators: f.decorator_list.iter().map(|d| self.short(d.expression.range())).collect(),
-                    decorator_targets: f.decorator_list.iter().map(|d| self.qualify(&d.expression)).collect(),
+                    decorators: f
+                        .decorator_list
+                        .iter()
+                        .map(|d| self.short(d.expression.range()))
+                        .collect(),
+                    decorator_targets: f
+                        .decorator_list
+                        .iter()
+                        .map(|d| self.qualify(&d.expression))
+                        .collect(),
                     options,
                     signature: self.signature(&f.parameters),
                     is_async: f.is_async,
@@ -561,38 +631,44 @@ impl<'s> Extractor<'s> {
             }
         }
         // `class Sync(Task): def run(self, ...)`: a class-based task whose body is `run`.
-        if task_idx.is_none() && f.name.as_str() == "run" && self.class_depth == 1 && self.scopes.len() == 1 {
-            if let Some((ci, class_start)) = self.class_task {
-                let class = &self.facts.classes[ci];
-                let mut options: Vec<(String, Value, Span)> =
-                    class.attrs.iter().map(|a| (a.name.clone(), a.value.clone(), a.span)).collect();
-                // `run` receives the task instance, like a bound task.
-                options.push(("bind".to_string(), Value::Bool(true), span(f.name.range())));
-                if let Some(base) = class.bases.first() {
-                    options.push(("base".to_string(), Value::Ref(base.clone()), class.span));
-                }
-                self.facts.tasks.push(TaskDef {
-                    func_name: class.name.clone(),
-                    qualname: class.qualname.clone(),
-                    kind: TaskDecoratorKind::Class,
-                    receiver: None,
-                    decorator_text: class.name.clone(),
-                    decorator_span: class.span,
-                    decorator_index: 0,
-                    decorators: vec![class.name.clone()],
-                    decorator_targets: vec![None],
-                    options,
-                    signature: self.signature(&f.parameters),
-                    is_async: f.is_async,
-                    def_span: span(f.name.range()),
-                    decorator_line_offset: class_start,
-                    body: BodyFacts::default(),
-                    mutable_defaults: Vec::new(),
-                    top_level: true,
-                    branch: self.branch,
-                });
-                task_idx = Some(self.facts.tasks.len() - 1);
+        if task_idx.is_none()
+            && f.name.as_str() == "run"
+            && self.class_depth == 1
+            && self.scopes.len() == 1
+            && let Some((ci, class_start)) = self.class_task
+        {
+            let class = &self.facts.classes[ci];
+            let mut options: Vec<(String, Value, Span)> = class
+                .attrs
+                .iter()
+                .map(|a| (a.name.clone(), a.value.clone(), a.span))
+                .collect();
+            // `run` receives the task instance, like a bound task.
+            options.push(("bind".to_string(), Value::Bool(true), span(f.name.range())));
+            if let Some(base) = class.bases.first() {
+                options.push(("base".to_string(), Value::Ref(base.clone()), class.span));
             }
+            self.facts.tasks.push(TaskDef {
+                func_name: class.name.clone(),
+                qualname: class.qualname.clone(),
+                kind: TaskDecoratorKind::Class,
+                receiver: None,
+                decorator_text: class.name.clone(),
+                decorator_span: class.span,
+                decorator_index: 0,
+                decorators: vec![class.name.clone()],
+                decorator_targets: vec![None],
+                options,
+                signature: self.signature(&f.parameters),
+                is_async: f.is_async,
+                def_span: span(f.name.range()),
+                decorator_line_offset: class_start,
+                body: BodyFacts::default(),
+                mutable_defaults: Vec::new(),
+                top_level: true,
+                branch: self.branch,
+            });
+            task_idx = Some(self.facts.tasks.len() - 1);
         }
         let function = if task_idx.is_none() && top_level {
             Some(format!("{}.{}", self.facts.module, f.name))
@@ -629,7 +705,8 @@ impl<'s> Extractor<'s> {
             self.qualify(func).is_some_and(|q| is_atomic(&q))
         });
         let pushed_atomic = if let Some(d) = atomic_decorator {
-            self.atomic.push((format!("@{}", self.short(d.expression.range())), depth));
+            self.atomic
+                .push((format!("@{}", self.short(d.expression.range())), depth));
             true
         } else {
             false
@@ -644,7 +721,8 @@ impl<'s> Extractor<'s> {
         if let Some(i) = scope.task {
             let task = &mut self.facts.tasks[i];
             task.body = scope.body;
-            task.mutable_defaults.retain(|m| scope.used_mutable.contains(&m.param));
+            task.mutable_defaults
+                .retain(|m| scope.used_mutable.contains(&m.param));
         } else if let Some(qualname) = scope.function {
             let returns_param = match (f.body.last(), f.parameters.args.first()) {
                 (Some(Stmt::Return(r)), Some(p)) => {
@@ -657,7 +735,10 @@ impl<'s> Extractor<'s> {
                 Some(Stmt::Return(r)) => match r.value.as_deref() {
                     Some(Expr::Name(n)) => f.body.iter().find_map(|s| match s {
                         Stmt::FunctionDef(inner) if inner.name.as_str() == n.id.as_str() => {
-                            let wrapped = inner.decorator_list.iter().any(|d| self.text(d.range()).contains("wraps"));
+                            let wrapped = inner
+                                .decorator_list
+                                .iter()
+                                .any(|d| self.text(d.range()).contains("wraps"));
                             (!wrapped).then(|| inner.name.to_string())
                         }
                         _ => None,
@@ -666,14 +747,22 @@ impl<'s> Extractor<'s> {
                 },
                 _ => None,
             };
-            self.facts.functions.push(FunctionFacts { qualname, body: scope.body, returns_param, wrapper_name });
+            self.facts.functions.push(FunctionFacts {
+                qualname,
+                body: scope.body,
+                returns_param,
+                wrapper_name,
+            });
         }
     }
 
     // ----- calls ---------------------------------------------------------------------------
 
     fn has_keyword(call: &ast::ExprCall, name: &str) -> bool {
-        call.arguments.keywords.iter().any(|k| k.arg.as_ref().is_some_and(|a| a.as_str() == name))
+        call.arguments
+            .keywords
+            .iter()
+            .any(|k| k.arg.as_ref().is_some_and(|a| a.as_str() == name))
     }
 
     fn keyword<'e>(call: &'e ast::ExprCall, name: &str) -> Option<&'e Expr> {
@@ -689,7 +778,10 @@ impl<'s> Extractor<'s> {
     }
 
     fn has_starred(call: &ast::ExprCall) -> bool {
-        call.arguments.args.iter().any(|a| matches!(a, Expr::Starred(_)))
+        call.arguments
+            .args
+            .iter()
+            .any(|a| matches!(a, Expr::Starred(_)))
     }
 
     /// What a receiver expression holds, if it is a Celery result.
@@ -718,7 +810,9 @@ impl<'s> Extractor<'s> {
                 None
             }
             Expr::Name(n) => match self.scopes.last()?.bindings.get(n.id.as_str())? {
-                Binding::Dispatch(i) => Some(Producer::Dispatch(self.facts.calls[*i].target.clone())),
+                Binding::Dispatch(i) => {
+                    Some(Producer::Dispatch(self.facts.calls[*i].target.clone()))
+                }
                 Binding::AsyncResult => Some(Producer::AsyncResult),
                 Binding::Canvas => Some(Producer::Canvas),
                 Binding::Session(_) => None,
@@ -729,9 +823,17 @@ impl<'s> Extractor<'s> {
 
     fn is_canvas_expr(&self, expr: &Expr) -> bool {
         match expr {
-            Expr::Call(c) => self
-                .qualify(&c.func)
-                .is_some_and(|q| matches!(q.as_str(), "celery.group" | "celery.chord" | "celery.chain" | "celery.canvas.group" | "celery.canvas.chord" | "celery.canvas.chain")),
+            Expr::Call(c) => self.qualify(&c.func).is_some_and(|q| {
+                matches!(
+                    q.as_str(),
+                    "celery.group"
+                        | "celery.chord"
+                        | "celery.chain"
+                        | "celery.canvas.group"
+                        | "celery.canvas.chord"
+                        | "celery.canvas.chain"
+                )
+            }),
             _ => false,
         }
     }
@@ -745,34 +847,51 @@ impl<'s> Extractor<'s> {
             let method = attr.attr.as_str();
             // Dispatch sites.
             if DISPATCH_METHODS.iter().any(|(m, _)| *m == method)
-                || matches!(method, "retry" | "name" | "request" | "AsyncResult" | "map" | "starmap" | "chunks" | "apply")
+                || matches!(
+                    method,
+                    "retry"
+                        | "name"
+                        | "request"
+                        | "AsyncResult"
+                        | "map"
+                        | "starmap"
+                        | "chunks"
+                        | "apply"
+                )
             {
-                self.facts.receiver_spans.push(span(Self::base_name(&attr.value).range()));
+                self.facts
+                    .receiver_spans
+                    .push(span(Self::base_name(&attr.value).range()));
             }
             if let Some((_, kind)) = DISPATCH_METHODS.iter().find(|(m, _)| *m == method) {
-                if let Some(target) = self.qualify(&attr.value) {
-                    if !self.is_canvas_expr(&attr.value) {
-                        self.record_dispatch(*kind, target, call);
-                    }
+                if let Some(target) = self.qualify(&attr.value)
+                    && !self.is_canvas_expr(&attr.value)
+                {
+                    self.record_dispatch(*kind, target, call);
                 }
-            } else if method == "send_task" {
-                if let Some(Expr::StringLiteral(name)) = call.arguments.args.first() {
-                    self.record_dispatch(DispatchKind::SendTask, name.value.to_str().to_string(), call);
-                }
+            } else if method == "send_task"
+                && let Some(Expr::StringLiteral(name)) = call.arguments.args.first()
+            {
+                self.record_dispatch(
+                    DispatchKind::SendTask,
+                    name.value.to_str().to_string(),
+                    call,
+                );
             }
             // Waiting on results.
-            if WAIT_METHODS.contains(&method) && call.arguments.args.is_empty() {
-                if let Some(producer) = self.producer_of(&attr.value) {
-                    let guard_disabled = Self::keyword(call, "disable_sync_subtasks")
-                        .is_some_and(|v| self.eval(v).truthy() == Some(false))
-                        || self.scopes.last().is_some_and(|s| s.allow_join > 0);
-                    self.scope().body.waits.push(ResultWait {
-                        method: method.to_string(),
-                        span: call_span,
-                        producer,
-                        guard_disabled,
-                    });
-                }
+            if WAIT_METHODS.contains(&method)
+                && call.arguments.args.is_empty()
+                && let Some(producer) = self.producer_of(&attr.value)
+            {
+                let guard_disabled = Self::keyword(call, "disable_sync_subtasks")
+                    .is_some_and(|v| self.eval(v).truthy() == Some(false))
+                    || self.scopes.last().is_some_and(|s| s.allow_join > 0);
+                self.scope().body.waits.push(ResultWait {
+                    method: method.to_string(),
+                    span: call_span,
+                    producer,
+                    guard_disabled,
+                });
             }
             if RESULT_READ_METHODS.contains(&method) {
                 self.note_read(&attr.value, format!(".{method}()"), call_span);
@@ -784,7 +903,12 @@ impl<'s> Extractor<'s> {
             // Sessions.
             if let Expr::Name(n) = attr.value.as_ref() {
                 let name = n.id.to_string();
-                if let Some(Binding::Session(mounted)) = self.scopes.last().and_then(|s| s.bindings.get(&name)).cloned() {
+                if let Some(Binding::Session(mounted)) = self
+                    .scopes
+                    .last()
+                    .and_then(|s| s.bindings.get(&name))
+                    .cloned()
+                {
                     if method == "mount" {
                         self.scope().bindings.insert(name, Binding::Session(true));
                     } else if !mounted && SESSION_METHODS.contains(&method) {
@@ -793,75 +917,89 @@ impl<'s> Extractor<'s> {
                 }
             }
             // Mutable defaults: `param.append(...)`.
-            if let Expr::Name(n) = attr.value.as_ref() {
-                if matches!(method, "append" | "extend" | "update" | "add" | "insert" | "setdefault" | "pop" | "remove" | "clear" | "discard" | "appendleft" | "popitem") {
-                    self.use_mutable(n.id.as_str());
-                }
+            if let Expr::Name(n) = attr.value.as_ref()
+                && matches!(
+                    method,
+                    "append"
+                        | "extend"
+                        | "update"
+                        | "add"
+                        | "insert"
+                        | "setdefault"
+                        | "pop"
+                        | "remove"
+                        | "clear"
+                        | "discard"
+                        | "appendleft"
+                        | "popitem"
+                )
+            {
+                self.use_mutable(n.id.as_str());
             }
             // Configuration.
-            if method == "config_from_object" {
-                if let (Some(app), Some(target)) = (self.qualify(&attr.value), call.arguments.args.first()) {
-                    let namespace = Self::keyword(call, "namespace")
-                        .or_else(|| call.arguments.args.get(2))
-                        .and_then(|e| self.eval(e).as_str().map(str::to_string));
-                    self.facts.config_from_object.push(ConfigFromObject {
-                        app,
-                        target: self.eval(target),
-                        namespace,
-                        span: call_span,
-                    });
-                }
+            if method == "config_from_object"
+                && let (Some(app), Some(target)) =
+                    (self.qualify(&attr.value), call.arguments.args.first())
+            {
+                let namespace = Self::keyword(call, "namespace")
+                    .or_else(|| call.arguments.args.get(2))
+                    .and_then(|e| self.eval(e).as_str().map(str::to_string));
+                self.facts.config_from_object.push(ConfigFromObject {
+                    app,
+                    target: self.eval(target),
+                    namespace,
+                    span: call_span,
+                });
             }
-            if method == "update" {
-                if let Expr::Attribute(conf) = attr.value.as_ref() {
-                    if conf.attr.as_str() == "conf" {
-                        if let Some(app) = self.qualify(&conf.value) {
-                            for k in &call.arguments.keywords {
-                                if let Some(a) = &k.arg {
-                                    self.facts.conf_writes.push(ConfWrite {
-                                        app: app.clone(),
-                                        key: a.to_string(),
-                                        value: self.eval(&k.value),
-                                        span: span(a.range()),
-                                        value_span: span(k.value.range()),
-                                    });
-                                }
-                            }
-                            if let Some(Expr::Dict(d)) = call.arguments.args.first() {
-                                for item in &d.items {
-                                    if let Some(Expr::StringLiteral(k)) = &item.key {
-                                        self.facts.conf_writes.push(ConfWrite {
-                                            app: app.clone(),
-                                            key: k.value.to_str().to_string(),
-                                            value: self.eval(&item.value),
-                                            span: span(k.range()),
-                                            value_span: span(item.value.range()),
-                                        });
-                                    }
-                                }
-                            }
+            if method == "update"
+                && let Expr::Attribute(conf) = attr.value.as_ref()
+                && conf.attr.as_str() == "conf"
+                && let Some(app) = self.qualify(&conf.value)
+            {
+                for k in &call.arguments.keywords {
+                    if let Some(a) = &k.arg {
+                        self.facts.conf_writes.push(ConfWrite {
+                            app: app.clone(),
+                            key: a.to_string(),
+                            value: self.eval(&k.value),
+                            span: span(a.range()),
+                            value_span: span(k.value.range()),
+                        });
+                    }
+                }
+                if let Some(Expr::Dict(d)) = call.arguments.args.first() {
+                    for item in &d.items {
+                        if let Some(Expr::StringLiteral(k)) = &item.key {
+                            self.facts.conf_writes.push(ConfWrite {
+                                app: app.clone(),
+                                key: k.value.to_str().to_string(),
+                                value: self.eval(&item.value),
+                                span: span(k.range()),
+                                value_span: span(item.value.range()),
+                            });
                         }
                     }
                 }
             }
-            if method == "setdefault" && self.qualify(&attr.value).as_deref() == Some("os.environ") {
-                if let (Some(Expr::StringLiteral(k)), Some(Expr::StringLiteral(v))) =
+            if method == "setdefault"
+                && self.qualify(&attr.value).as_deref() == Some("os.environ")
+                && let (Some(Expr::StringLiteral(k)), Some(Expr::StringLiteral(v))) =
                     (call.arguments.args.first(), call.arguments.args.get(1))
-                {
-                    if k.value.to_str() == "DJANGO_SETTINGS_MODULE" {
-                        self.facts.django_settings_module.push(v.value.to_str().to_string());
-                    }
-                }
+                && k.value.to_str() == "DJANGO_SETTINGS_MODULE"
+            {
+                self.facts
+                    .django_settings_module
+                    .push(v.value.to_str().to_string());
             }
-            if method == "register_task" {
-                if let Some(arg) = call.arguments.args.first() {
-                    let cls = match arg {
-                        Expr::Call(c) => self.qualify(&c.func),
-                        e => self.qualify(e),
-                    };
-                    if let Some(cls) = cls {
-                        self.facts.registered_classes.push(cls);
-                    }
+            if method == "register_task"
+                && let Some(arg) = call.arguments.args.first()
+            {
+                let cls = match arg {
+                    Expr::Call(c) => self.qualify(&c.func),
+                    e => self.qualify(e),
+                };
+                if let Some(cls) = cls {
+                    self.facts.registered_classes.push(cls);
                 }
             }
         }
@@ -870,35 +1008,59 @@ impl<'s> Extractor<'s> {
             self.facts.sets_default_socket_timeout = true;
         }
         if let Expr::Attribute(attr) = call.func.as_ref() {
-            if attr.attr.as_str() == "setup_security" {
-                if let Some(v) = Self::keyword(call, "allowed_serializers") {
-                    let value = self.eval(v);
-                    self.facts.security_serializers.push((value, span(v.range())));
-                }
+            if attr.attr.as_str() == "setup_security"
+                && let Some(v) = Self::keyword(call, "allowed_serializers")
+            {
+                let value = self.eval(v);
+                self.facts
+                    .security_serializers
+                    .push((value, span(v.range())));
             }
             // Applying a canvas: `chain(...).delay()`, `group(...).apply_async()`.
             let m = attr.attr.as_str();
             if (m == "delay" || m == "apply_async") && self.is_canvas_expr(&attr.value) {
-                self.record_dispatch(if m == "delay" { DispatchKind::Delay } else { DispatchKind::ApplyAsync }, CANVAS_TARGET.to_string(), call);
+                self.record_dispatch(
+                    if m == "delay" {
+                        DispatchKind::Delay
+                    } else {
+                        DispatchKind::ApplyAsync
+                    },
+                    CANVAS_TARGET.to_string(),
+                    call,
+                );
             }
         }
 
         // `signature("name", ...)`.
-        if matches!(q.as_str(), "celery.signature" | "celery.canvas.signature" | "celery.canvas.Signature" | "celery.Signature") {
-            if let Some(Expr::StringLiteral(name)) = call.arguments.args.first() {
-                self.record_dispatch(DispatchKind::SignatureByName, name.value.to_str().to_string(), call);
-            }
+        if matches!(
+            q.as_str(),
+            "celery.signature"
+                | "celery.canvas.signature"
+                | "celery.canvas.Signature"
+                | "celery.Signature"
+        ) && let Some(Expr::StringLiteral(name)) = call.arguments.args.first()
+        {
+            self.record_dispatch(
+                DispatchKind::SignatureByName,
+                name.value.to_str().to_string(),
+                call,
+            );
         }
 
         // HTTP calls.
         let http = match q.as_str() {
-            s if s.starts_with("requests.") && REQUESTS_FUNCS.contains(&Self::last_segment(s))
-                && (s.matches('.').count() == 1 || s.starts_with("requests.api.")) => Some(usize::MAX),
+            s if s.starts_with("requests.")
+                && REQUESTS_FUNCS.contains(&Self::last_segment(s))
+                && (s.matches('.').count() == 1 || s.starts_with("requests.api.")) =>
+            {
+                Some(usize::MAX)
+            }
             "urllib.request.urlopen" => Some(2),
             "http.client.HTTPConnection" | "http.client.HTTPSConnection" => Some(2),
             s if s.starts_with("httpx.") => {
                 // httpx has a default timeout: only an explicit `timeout=None` is a problem.
-                if Self::keyword(call, "timeout").is_some_and(|v| matches!(v, Expr::NoneLiteral(_))) {
+                if Self::keyword(call, "timeout").is_some_and(|v| matches!(v, Expr::NoneLiteral(_)))
+                {
                     self.push_http(q.clone(), call_span);
                 }
                 None
@@ -913,22 +1075,30 @@ impl<'s> Extractor<'s> {
         self.on_side_effect(call, &q);
 
         // Crontab.
-        if matches!(q.as_str(), "celery.schedules.crontab" | "celery.crontab" | "celery.task.schedules.crontab") {
+        if matches!(
+            q.as_str(),
+            "celery.schedules.crontab" | "celery.crontab" | "celery.task.schedules.crontab"
+        ) {
             self.facts.crontabs.push(CrontabCall {
                 span: call_span,
                 text: self.short(call.range()),
-                keywords: call.arguments.keywords.iter().filter_map(|k| k.arg.as_ref().map(|a| a.to_string())).collect(),
+                keywords: call
+                    .arguments
+                    .keywords
+                    .iter()
+                    .filter_map(|k| k.arg.as_ref().map(|a| a.to_string()))
+                    .collect(),
                 positional: call.arguments.args.len(),
             });
         }
 
         // `getattr(settings, "X")`.
-        if q == "getattr" {
-            if let (Some(Expr::Name(n)), Some(Expr::StringLiteral(s))) = (call.arguments.args.first(), call.arguments.args.get(1)) {
-                if n.id.as_str() == "settings" {
-                    self.facts.settings_reads.push(s.value.to_str().to_string());
-                }
-            }
+        if q == "getattr"
+            && let (Some(Expr::Name(n)), Some(Expr::StringLiteral(s))) =
+                (call.arguments.args.first(), call.arguments.args.get(1))
+            && n.id.as_str() == "settings"
+        {
+            self.facts.settings_reads.push(s.value.to_str().to_string());
         }
 
         // Direct calls to module-level or imported functions (one-hop helper analysis); method
@@ -950,7 +1120,10 @@ impl<'s> Extractor<'s> {
     }
 
     fn push_http(&mut self, callee: String, at: Span) {
-        self.scope().body.http_calls.push(HttpCall { callee, span: at });
+        self.scope()
+            .body
+            .http_calls
+            .push(HttpCall { callee, span: at });
     }
 
     /// Record an HTTP call without a timeout. `timeout_pos` is the positional index of the
@@ -973,9 +1146,17 @@ impl<'s> Extractor<'s> {
     fn on_side_effect(&mut self, call: &ast::ExprCall, q: &str) {
         let last = Self::last_segment(q);
         // Guards.
-        let is_guard = matches!(last, "get_or_create" | "update_or_create" | "select_for_update" | "acquire" | "lock" | "Lock")
-            || (last == "add" && q.contains("cache"))
-            || (last == "set" && Self::keyword(call, "nx").is_some_and(|v| self.eval(v).truthy() == Some(true)))
+        let is_guard = matches!(
+            last,
+            "get_or_create"
+                | "update_or_create"
+                | "select_for_update"
+                | "acquire"
+                | "lock"
+                | "Lock"
+        ) || (last == "add" && q.contains("cache"))
+            || (last == "set"
+                && Self::keyword(call, "nx").is_some_and(|v| self.eval(v).truthy() == Some(true)))
             || q.ends_with(".filter.update");
         if is_guard {
             self.scope().guard_seen = true;
@@ -986,15 +1167,26 @@ impl<'s> Extractor<'s> {
         }
         let desc = if q.ends_with(".objects.create") || last == "bulk_create" {
             Some(format!("calls `{}`", self.short(call.func.range())))
-        } else if matches!(q, "django.core.mail.send_mail" | "django.core.mail.send_mass_mail" | "django.core.mail.mail_admins" | "django.core.mail.mail_managers")
-            || (matches!(last, "send_mail" | "send_mass_mail") && !q.contains('.'))
+        } else if matches!(
+            q,
+            "django.core.mail.send_mail"
+                | "django.core.mail.send_mass_mail"
+                | "django.core.mail.mail_admins"
+                | "django.core.mail.mail_managers"
+        ) || (matches!(last, "send_mail" | "send_mass_mail") && !q.contains('.'))
         {
             Some(format!("sends e-mail with `{last}`"))
-        } else if matches!(call.func.as_ref(), Expr::Attribute(a) if a.attr.as_str() == "send" && matches!(a.value.as_ref(), Expr::Call(c) if self.qualify(&c.func).is_some_and(|f| f.ends_with("EmailMessage") || f.ends_with("EmailMultiAlternatives")))) {
+        } else if matches!(call.func.as_ref(), Expr::Attribute(a) if a.attr.as_str() == "send" && matches!(a.value.as_ref(), Expr::Call(c) if self.qualify(&c.func).is_some_and(|f| f.ends_with("EmailMessage") || f.ends_with("EmailMultiAlternatives"))))
+        {
             Some("sends an e-mail message".to_string())
         } else if matches!(
             q,
-            "stripe.PaymentIntent.create" | "stripe.Charge.create" | "stripe.Refund.create" | "stripe.Transfer.create" | "stripe.Payout.create" | "braintree.Transaction.sale"
+            "stripe.PaymentIntent.create"
+                | "stripe.Charge.create"
+                | "stripe.Refund.create"
+                | "stripe.Transfer.create"
+                | "stripe.Payout.create"
+                | "braintree.Transaction.sale"
         ) && !Self::has_keyword(call, "idempotency_key")
             && !Self::has_star_kwargs(call)
         {
@@ -1004,7 +1196,11 @@ impl<'s> Extractor<'s> {
         };
         if let Some(desc) = desc {
             let guarded = self.scopes.last().is_some_and(|s| s.guard_seen);
-            self.scope().body.side_effects.push(SideEffect { desc, span: span(call.range()), guarded });
+            self.scope().body.side_effects.push(SideEffect {
+                desc,
+                span: span(call.range()),
+                guarded,
+            });
         }
     }
 
@@ -1012,9 +1208,16 @@ impl<'s> Extractor<'s> {
         if Self::keyword(call, "throw").is_some_and(|v| self.eval(v).truthy() == Some(false)) {
             return;
         }
-        let Expr::Name(receiver) = attr.value.as_ref() else { return };
-        let is_self = self.scopes.last().and_then(|s| s.first_param.as_deref()) == Some(receiver.id.as_str());
-        let is_task_name = self.facts.tasks.iter().any(|t| t.func_name == receiver.id.as_str());
+        let Expr::Name(receiver) = attr.value.as_ref() else {
+            return;
+        };
+        let is_self =
+            self.scopes.last().and_then(|s| s.first_param.as_deref()) == Some(receiver.id.as_str());
+        let is_task_name = self
+            .facts
+            .tasks
+            .iter()
+            .any(|t| t.func_name == receiver.id.as_str());
         if !is_self && !is_task_name {
             return;
         }
@@ -1024,7 +1227,9 @@ impl<'s> Extractor<'s> {
             if frame.scope_depth != depth {
                 break;
             }
-            if let Some((name, _, reraises)) = frame.handlers.iter().find(|(_, catches, _)| *catches) {
+            if let Some((name, _, reraises)) =
+                frame.handlers.iter().find(|(_, catches, _)| *catches)
+            {
                 if !reraises {
                     swallowed_by = Some(name.clone());
                 }
@@ -1032,21 +1237,41 @@ impl<'s> Extractor<'s> {
             }
         }
         let text = self.short(call.range());
-        self.scope().body.retry_calls.push(RetryCall { text, span: span(call.range()), swallowed_by });
+        self.scope().body.retry_calls.push(RetryCall {
+            text,
+            span: span(call.range()),
+            swallowed_by,
+        });
     }
 
     fn record_dispatch(&mut self, kind: DispatchKind, target: String, call: &ast::ExprCall) {
         let (args, kwargs) = match kind {
-            DispatchKind::ApplyAsync | DispatchKind::ApplyAsyncOnCommit | DispatchKind::SendTask | DispatchKind::SignatureByName => {
-                let offset = usize::from(matches!(kind, DispatchKind::SendTask | DispatchKind::SignatureByName));
-                let args_expr = Self::keyword(call, "args").or_else(|| call.arguments.args.get(offset));
-                let kwargs_expr = Self::keyword(call, "kwargs").or_else(|| call.arguments.args.get(offset + 1));
+            DispatchKind::ApplyAsync
+            | DispatchKind::ApplyAsyncOnCommit
+            | DispatchKind::SendTask
+            | DispatchKind::SignatureByName => {
+                let offset = usize::from(matches!(
+                    kind,
+                    DispatchKind::SendTask | DispatchKind::SignatureByName
+                ));
+                let args_expr =
+                    Self::keyword(call, "args").or_else(|| call.arguments.args.get(offset));
+                let kwargs_expr =
+                    Self::keyword(call, "kwargs").or_else(|| call.arguments.args.get(offset + 1));
                 let starred = Self::has_starred(call);
                 let args = match args_expr {
                     _ if starred => ArgCount::Unknown,
                     None => ArgCount::Known(0),
-                    Some(Expr::Tuple(t)) if !t.elts.iter().any(|e| matches!(e, Expr::Starred(_))) => ArgCount::Known(t.elts.len()),
-                    Some(Expr::List(l)) if !l.elts.iter().any(|e| matches!(e, Expr::Starred(_))) => ArgCount::Known(l.elts.len()),
+                    Some(Expr::Tuple(t))
+                        if !t.elts.iter().any(|e| matches!(e, Expr::Starred(_))) =>
+                    {
+                        ArgCount::Known(t.elts.len())
+                    }
+                    Some(Expr::List(l))
+                        if !l.elts.iter().any(|e| matches!(e, Expr::Starred(_))) =>
+                    {
+                        ArgCount::Known(l.elts.len())
+                    }
                     Some(Expr::NoneLiteral(_)) => ArgCount::Known(0),
                     Some(_) => ArgCount::Unknown,
                 };
@@ -1057,13 +1282,27 @@ impl<'s> Extractor<'s> {
                         .items
                         .iter()
                         .map(|item| match &item.key {
-                            Some(Expr::StringLiteral(s)) => Some((s.value.to_str().to_string(), span(s.range()))),
+                            Some(Expr::StringLiteral(s)) => {
+                                Some((s.value.to_str().to_string(), span(s.range())))
+                            }
                             _ => None,
                         })
                         .collect(),
-                    Some(Expr::Call(c)) if self.qualify(&c.func).as_deref() == Some("dict") && c.arguments.args.is_empty() && !Self::has_star_kwargs(c) => Some(
-                        c.arguments.keywords.iter().filter_map(|k| k.arg.as_ref().map(|a| (a.to_string(), span(k.range())))).collect(),
-                    ),
+                    Some(Expr::Call(c))
+                        if self.qualify(&c.func).as_deref() == Some("dict")
+                            && c.arguments.args.is_empty()
+                            && !Self::has_star_kwargs(c) =>
+                    {
+                        Some(
+                            c.arguments
+                                .keywords
+                                .iter()
+                                .filter_map(|k| {
+                                    k.arg.as_ref().map(|a| (a.to_string(), span(k.range())))
+                                })
+                                .collect(),
+                        )
+                    }
                     Some(_) => None,
                 };
                 (args, kwargs)
@@ -1081,7 +1320,9 @@ impl<'s> Extractor<'s> {
                         call.arguments
                             .keywords
                             .iter()
-                            .filter_map(|k| k.arg.as_ref().map(|a| (a.to_string(), span(k.range()))))
+                            .filter_map(|k| {
+                                k.arg.as_ref().map(|a| (a.to_string(), span(k.range())))
+                            })
                             .collect(),
                     )
                 };
@@ -1092,7 +1333,11 @@ impl<'s> Extractor<'s> {
             .arguments
             .keywords
             .iter()
-            .filter_map(|k| k.arg.as_ref().map(|a| (a.to_string(), self.eval(&k.value), span(k.range()))))
+            .filter_map(|k| {
+                k.arg
+                    .as_ref()
+                    .map(|a| (a.to_string(), self.eval(&k.value), span(k.range())))
+            })
             .collect();
         let result_use = if self.discarded == Some(key(call.range())) {
             ResultUse::Discarded
@@ -1116,7 +1361,8 @@ impl<'s> Extractor<'s> {
             periodic: self.periodic > 0,
         };
         self.facts.calls.push(site);
-        self.call_index.insert(key(call.range()), self.facts.calls.len() - 1);
+        self.call_index
+            .insert(key(call.range()), self.facts.calls.len() - 1);
     }
 
     /// `receiver.<what>` where receiver may be a dispatch result.
@@ -1124,7 +1370,11 @@ impl<'s> Extractor<'s> {
         match receiver {
             Expr::Call(c) => self.reads.push((key(c.range()), what, at)),
             Expr::Name(n) => {
-                if let Some(Binding::Dispatch(i)) = self.scopes.last().and_then(|s| s.bindings.get(n.id.as_str())) {
+                if let Some(Binding::Dispatch(i)) = self
+                    .scopes
+                    .last()
+                    .and_then(|s| s.bindings.get(n.id.as_str()))
+                {
                     let i = *i;
                     self.facts.calls[i].result_reads.push((what, at));
                 }
@@ -1157,38 +1407,54 @@ impl<'s> Extractor<'s> {
                             conditional: self.conditional > 0,
                             under_debug: self.debug > 0,
                         });
-                        if let Value::Call { func, kwargs, .. } = &v {
-                            if matches!(func.as_str(), "celery.Celery" | "celery.app.Celery" | "celery.app.base.Celery") {
-                                let kwargs = match value {
-                                    Expr::Call(c) => c
-                                        .arguments
-                                        .keywords
-                                        .iter()
-                                        .filter_map(|k| k.arg.as_ref().map(|a| (a.to_string(), self.eval(&k.value), span(k.range()))))
-                                        .collect(),
-                                    _ => kwargs.iter().map(|(k, v)| (k.clone(), v.clone(), span(value.range()))).collect(),
-                                };
-                                self.facts.apps.push(AppFacts {
-                                    var: format!("{}.{name}", self.facts.module).trim_start_matches('.').to_string(),
-                                    kwargs,
-                                    span: span(value.range()),
-                                });
-                            }
+                        if let Value::Call { func, kwargs, .. } = &v
+                            && matches!(
+                                func.as_str(),
+                                "celery.Celery" | "celery.app.Celery" | "celery.app.base.Celery"
+                            )
+                        {
+                            let kwargs = match value {
+                                Expr::Call(c) => c
+                                    .arguments
+                                    .keywords
+                                    .iter()
+                                    .filter_map(|k| {
+                                        k.arg.as_ref().map(|a| {
+                                            (a.to_string(), self.eval(&k.value), span(k.range()))
+                                        })
+                                    })
+                                    .collect(),
+                                _ => kwargs
+                                    .iter()
+                                    .map(|(k, v)| (k.clone(), v.clone(), span(value.range())))
+                                    .collect(),
+                            };
+                            self.facts.apps.push(AppFacts {
+                                var: format!("{}.{name}", self.facts.module)
+                                    .trim_start_matches('.')
+                                    .to_string(),
+                                kwargs,
+                                span: span(value.range()),
+                            });
                         }
                     }
                     // Bindings in the current scope.
                     let binding = match value {
                         Expr::Call(c) => {
                             let q = self.qualify(&c.func).unwrap_or_default();
-                            if q == "requests.Session" || q == "requests.session" || q == "requests.sessions.Session" {
+                            if q == "requests.Session"
+                                || q == "requests.session"
+                                || q == "requests.sessions.Session"
+                            {
                                 Some(Binding::Session(false))
                             } else {
                                 match self.producer_of(value) {
                                     Some(Producer::AsyncResult) => Some(Binding::AsyncResult),
                                     Some(Producer::Canvas) => Some(Binding::Canvas),
-                                    Some(Producer::Dispatch(_)) => {
-                                        self.call_index.get(&key(c.range())).map(|&i| Binding::Dispatch(i))
-                                    }
+                                    Some(Producer::Dispatch(_)) => self
+                                        .call_index
+                                        .get(&key(c.range()))
+                                        .map(|&i| Binding::Dispatch(i)),
                                     None => None,
                                 }
                             }
@@ -1210,36 +1476,35 @@ impl<'s> Extractor<'s> {
                 }
                 Expr::Attribute(a) => {
                     // app.conf.key = value
-                    if let Expr::Attribute(conf) = a.value.as_ref() {
-                        if conf.attr.as_str() == "conf" {
-                            if let Some(app) = self.qualify(&conf.value) {
-                                self.facts.conf_writes.push(ConfWrite {
-                                    app,
-                                    key: a.attr.to_string(),
-                                    value: v.clone(),
-                                    span: span(a.attr.range()),
-                                    value_span: span(value.range()),
-                                });
-                            }
-                        }
+                    if let Expr::Attribute(conf) = a.value.as_ref()
+                        && conf.attr.as_str() == "conf"
+                        && let Some(app) = self.qualify(&conf.value)
+                    {
+                        self.facts.conf_writes.push(ConfWrite {
+                            app,
+                            key: a.attr.to_string(),
+                            value: v.clone(),
+                            span: span(a.attr.range()),
+                            value_span: span(value.range()),
+                        });
                     }
                     if let Expr::Name(n) = a.value.as_ref() {
                         self.use_mutable(n.id.as_str());
                     }
                 }
                 Expr::Subscript(s) => {
-                    if let Expr::Attribute(conf) = s.value.as_ref() {
-                        if conf.attr.as_str() == "conf" {
-                            if let (Some(app), Expr::StringLiteral(k)) = (self.qualify(&conf.value), s.slice.as_ref()) {
-                                self.facts.conf_writes.push(ConfWrite {
-                                    app,
-                                    key: k.value.to_str().to_string(),
-                                    value: v.clone(),
-                                    span: span(k.range()),
-                                    value_span: span(value.range()),
-                                });
-                            }
-                        }
+                    if let Expr::Attribute(conf) = s.value.as_ref()
+                        && conf.attr.as_str() == "conf"
+                        && let (Some(app), Expr::StringLiteral(k)) =
+                            (self.qualify(&conf.value), s.slice.as_ref())
+                    {
+                        self.facts.conf_writes.push(ConfWrite {
+                            app,
+                            key: k.value.to_str().to_string(),
+                            value: v.clone(),
+                            span: span(k.range()),
+                            value_span: span(value.range()),
+                        });
                     }
                     if let Expr::Name(n) = s.value.as_ref() {
                         self.use_mutable(n.id.as_str());
@@ -1275,8 +1540,12 @@ impl<'s> Extractor<'s> {
                         ast::FStringPart::FString(fs) => {
                             for el in fs.elements.iter() {
                                 match el {
-                                    ast::InterpolatedStringElement::Literal(l) => out.push_str(&l.value),
-                                    ast::InterpolatedStringElement::Interpolation(_) => out.push_str("{}"),
+                                    ast::InterpolatedStringElement::Literal(l) => {
+                                        out.push_str(&l.value)
+                                    }
+                                    ast::InterpolatedStringElement::Interpolation(_) => {
+                                        out.push_str("{}")
+                                    }
                                 }
                             }
                         }
@@ -1289,9 +1558,15 @@ impl<'s> Extractor<'s> {
     }
 
     fn note_url(&mut self, expr: &Expr, context: &str) {
-        let Some(value) = Self::literal_text(expr) else { return };
+        let Some(value) = Self::literal_text(expr) else {
+            return;
+        };
         if value.contains("://") && value.contains('@') {
-            self.facts.urls.push(UrlLiteral { value, span: span(expr.range()), context: context.to_string() });
+            self.facts.urls.push(UrlLiteral {
+                value,
+                span: span(expr.range()),
+                context: context.to_string(),
+            });
         }
     }
 
@@ -1301,9 +1576,9 @@ impl<'s> Extractor<'s> {
             Some(Expr::Tuple(t)) => t.elts.iter().filter_map(|e| self.qualify(e)).collect(),
             Some(e) => self.qualify(e).into_iter().collect(),
         };
-        let catches_retry = names.iter().any(|n| {
-            n.is_empty() || BROAD_EXCEPTIONS.contains(&Self::last_segment(n))
-        });
+        let catches_retry = names
+            .iter()
+            .any(|n| n.is_empty() || BROAD_EXCEPTIONS.contains(&Self::last_segment(n)));
         let display = if names.iter().any(String::is_empty) {
             ":".to_string()
         } else {
@@ -1319,13 +1594,19 @@ impl<'s> Extractor<'s> {
             _ => false,
         });
         // `except Exception:` shows as "except Exception"; bare except as "except:".
-        let display = if display == ":" { String::new() } else { display };
+        let display = if display == ":" {
+            String::new()
+        } else {
+            display
+        };
         (display, catches_retry, reraises)
     }
 }
 
 fn arith(op: Operator, l: &Value, r: &Value) -> Value {
-    let (Some(a), Some(b)) = (l.as_seconds(), r.as_seconds()) else { return Value::Unknown };
+    let (Some(a), Some(b)) = (l.as_seconds(), r.as_seconds()) else {
+        return Value::Unknown;
+    };
     let seconds = matches!(l, Value::Seconds(_)) || matches!(r, Value::Seconds(_));
     let both_int = matches!((l, r), (Value::Int(_), Value::Int(_)));
     let out = match op {
@@ -1357,17 +1638,30 @@ fn arith(op: Operator, l: &Value, r: &Value) -> Value {
 
 fn is_env_call(func: &str) -> bool {
     let last = func.rsplit('.').next().unwrap_or(func);
-    matches!(func, "os.environ.get" | "os.getenv" | "os.environ.setdefault")
-        || func.starts_with("env.")
+    matches!(
+        func,
+        "os.environ.get" | "os.getenv" | "os.environ.setdefault"
+    ) || func.starts_with("env.")
         || func == "env"
         || func.ends_with(".env")
         || func.starts_with("environ.")
-        || matches!(last, "getenv" | "get_env" | "env_bool" | "env_int" | "env_str" | "get_env_variable" | "config")
+        || matches!(
+            last,
+            "getenv"
+                | "get_env"
+                | "env_bool"
+                | "env_int"
+                | "env_str"
+                | "get_env_variable"
+                | "config"
+        )
         || func.starts_with("decouple.")
 }
 
 fn is_atomic(q: &str) -> bool {
-    q == "django.db.transaction.atomic" || q == "transaction.atomic" || q.ends_with(".transaction.atomic")
+    q == "django.db.transaction.atomic"
+        || q == "transaction.atomic"
+        || q.ends_with(".transaction.atomic")
 }
 
 impl<'s> Visitor<'s> for Extractor<'s> {
@@ -1398,7 +1692,11 @@ impl<'s> Visitor<'s> for Extractor<'s> {
                         continue;
                     }
                     let local = alias.asname.as_ref().map_or(name, |a| a.as_str());
-                    let q = if base.is_empty() { name.to_string() } else { format!("{base}.{name}") };
+                    let q = if base.is_empty() {
+                        name.to_string()
+                    } else {
+                        format!("{base}.{name}")
+                    };
                     self.imports.insert(local.to_string(), q);
                 }
             }
@@ -1465,9 +1763,20 @@ impl<'s> Visitor<'s> for Extractor<'s> {
                         }
                     }
                     let is_task_class = methods.iter().any(|m| m == "run")
-                        && bases.iter().any(|b: &String| Self::last_segment(b).ends_with("Task"));
-                    self.facts.classes.push(ClassFacts { name: c.name.to_string(), qualname, bases, attrs, methods, async_methods, span: span(c.name.range()) });
-                    self.class_task = is_task_class.then(|| (self.facts.classes.len() - 1, c.range().start().to_u32()));
+                        && bases
+                            .iter()
+                            .any(|b: &String| Self::last_segment(b).ends_with("Task"));
+                    self.facts.classes.push(ClassFacts {
+                        name: c.name.to_string(),
+                        qualname,
+                        bases,
+                        attrs,
+                        methods,
+                        async_methods,
+                        span: span(c.name.range()),
+                    });
+                    self.class_task = is_task_class
+                        .then(|| (self.facts.classes.len() - 1, c.range().start().to_u32()));
                 }
                 self.class_depth += 1;
                 self.visit_body(&c.body);
@@ -1540,16 +1849,19 @@ impl<'s> Visitor<'s> for Extractor<'s> {
                     if let Some(q) = self.qualify(func) {
                         if is_atomic(&q) {
                             let depth = self.scopes.len();
-                            self.atomic.push((self.short(item.context_expr.range()), depth));
+                            self.atomic
+                                .push((self.short(item.context_expr.range()), depth));
                             pushed += 1;
                         }
                         if q.ends_with("allow_join_result") {
                             allow += 1;
                         }
-                        if q == "requests.Session" || q == "requests.session" {
-                            if let Some(Expr::Name(n)) = item.optional_vars.as_deref() {
-                                self.scope().bindings.insert(n.id.to_string(), Binding::Session(false));
-                            }
+                        if (q == "requests.Session" || q == "requests.session")
+                            && let Some(Expr::Name(n)) = item.optional_vars.as_deref()
+                        {
+                            self.scope()
+                                .bindings
+                                .insert(n.id.to_string(), Binding::Session(false));
                         }
                     }
                 }
@@ -1568,7 +1880,8 @@ impl<'s> Visitor<'s> for Extractor<'s> {
                     .map(|ExceptHandler::ExceptHandler(h)| self.handler_info(h))
                     .collect();
                 let catches_integrity = t.handlers.iter().any(|ExceptHandler::ExceptHandler(h)| {
-                    self.text(h.type_.as_ref().map_or(h.range(), |e| e.range())).contains("IntegrityError")
+                    self.text(h.type_.as_ref().map_or(h.range(), |e| e.range()))
+                        .contains("IntegrityError")
                 });
                 if catches_integrity {
                     self.scope().guard_seen = true;
@@ -1581,7 +1894,10 @@ impl<'s> Visitor<'s> for Extractor<'s> {
                 if module_level {
                     self.branch = Some((t.range().start().to_u32(), 0));
                 }
-                self.tries.push(TryFrame { scope_depth: self.scopes.len(), handlers });
+                self.tries.push(TryFrame {
+                    scope_depth: self.scopes.len(),
+                    handlers,
+                });
                 self.visit_body(&t.body);
                 self.tries.pop();
                 for (i, ExceptHandler::ExceptHandler(h)) in t.handlers.iter().enumerate() {
@@ -1696,10 +2012,14 @@ impl<'s> Visitor<'s> for Extractor<'s> {
             Expr::Attribute(a) => {
                 let attr = a.attr.as_str();
                 let global_base = matches!(Self::base_name(expr), Expr::Name(n) if self.is_global_name(n.id.as_str()));
-                if a.ctx == ast::ExprContext::Load && global_base && self.no_refs == 0 {
-                    if let Some(q) = self.qualify(expr) {
-                        self.facts.name_refs.push((q, span(Self::base_name(expr).range())));
-                    }
+                if a.ctx == ast::ExprContext::Load
+                    && global_base
+                    && self.no_refs == 0
+                    && let Some(q) = self.qualify(expr)
+                {
+                    self.facts
+                        .name_refs
+                        .push((q, span(Self::base_name(expr).range())));
                 }
                 if let Expr::Name(n) = a.value.as_ref() {
                     let name = n.id.as_str();
@@ -1708,7 +2028,10 @@ impl<'s> Visitor<'s> for Extractor<'s> {
                     }
                     let in_task = self.scopes.last().is_some_and(|s| s.task.is_some());
                     if in_task && name == "self" && SELF_TASK_ATTRS.contains(&attr) {
-                        self.scope().body.self_attrs.push((attr.to_string(), span(a.range())));
+                        self.scope()
+                            .body
+                            .self_attrs
+                            .push((attr.to_string(), span(a.range())));
                     }
                 }
                 if RESULT_READ_ATTRS.contains(&attr) {
@@ -1720,18 +2043,25 @@ impl<'s> Visitor<'s> for Extractor<'s> {
                 self.no_refs -= 1;
                 return;
             }
-            Expr::Name(n) if n.ctx == ast::ExprContext::Load && self.no_refs == 0 && self.is_global_name(n.id.as_str()) => {
-                if let Some(q) = self.qualify(expr) {
-                    if q.contains('.') {
-                        self.facts.name_refs.push((q, span(n.range())));
-                    }
+            Expr::Name(n)
+                if n.ctx == ast::ExprContext::Load
+                    && self.no_refs == 0
+                    && self.is_global_name(n.id.as_str()) =>
+            {
+                if let Some(q) = self.qualify(expr)
+                    && q.contains('.')
+                {
+                    self.facts.name_refs.push((q, span(n.range())));
                 }
             }
             Expr::Lambda(l) => {
                 if let Some(params) = &l.parameters {
                     self.visit_parameters(params);
                 }
-                self.scopes.push(Scope { is_function: true, ..Scope::default() });
+                self.scopes.push(Scope {
+                    is_function: true,
+                    ..Scope::default()
+                });
                 self.visit_expr(&l.body);
                 self.scopes.pop();
                 return;

@@ -33,7 +33,10 @@ impl LineIndex {
             }
             i += 1;
         }
-        LineIndex { starts, ascii: text.is_ascii() }
+        LineIndex {
+            starts,
+            ascii: text.is_ascii(),
+        }
     }
 
     pub fn line_count(&self) -> usize {
@@ -58,13 +61,21 @@ impl LineIndex {
             let end = floor_char_boundary(text, offset as usize);
             text[start..end.max(start)].chars().count()
         };
-        LineCol { line: line as u32 + 1, column: column as u32 + 1 }
+        LineCol {
+            line: line as u32 + 1,
+            column: column as u32 + 1,
+        }
     }
 
     /// The text of the zero-based line `line`, without its line ending.
     pub fn line_text<'a>(&self, text: &'a str, line: usize) -> &'a str {
-        let Some(&start) = self.starts.get(line) else { return "" };
-        let end = self.starts.get(line + 1).map_or(text.len(), |&e| e as usize);
+        let Some(&start) = self.starts.get(line) else {
+            return "";
+        };
+        let end = self
+            .starts
+            .get(line + 1)
+            .map_or(text.len(), |&e| e as usize);
         text[start as usize..end].trim_end_matches(['\n', '\r'])
     }
 
@@ -91,7 +102,13 @@ mod tests {
         let idx = LineIndex::new(text);
         assert_eq!(idx.line_col(text, 0), LineCol { line: 1, column: 1 });
         let x = text.find('x').unwrap() as u32;
-        assert_eq!(idx.line_col(text, x), LineCol { line: 2, column: 11 });
+        assert_eq!(
+            idx.line_col(text, x),
+            LineCol {
+                line: 2,
+                column: 11
+            }
+        );
         let last = text.find("last").unwrap() as u32;
         assert_eq!(idx.line_col(text, last), LineCol { line: 3, column: 1 });
         assert_eq!(idx.line_text(text, 1), "b = \"é\" + x");

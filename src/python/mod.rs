@@ -6,17 +6,21 @@ mod lines;
 
 pub use lines::{LineCol, LineIndex};
 
-use crate::lint::model::facts::{ModuleFacts, Noqa, SyntaxError};
 use crate::finding::Span;
-use ruff_python_ast::token::TokenKind;
+use crate::lint::model::facts::{ModuleFacts, Noqa, SyntaxError};
 use ruff_python_ast::PySourceType;
+use ruff_python_ast::token::TokenKind;
 use ruff_text_size::Ranged;
 
 /// Parse `source` (module `module`) and extract its facts. Never panics on bad input: syntax
 /// errors become [`SyntaxError`] facts and the recovered tree is still modelled.
 pub fn extract(source: &str, module: &str, is_package: bool) -> ModuleFacts {
     let parsed = ruff_python_parser::parse_unchecked_source(source, PySourceType::Python);
-    let mut facts = ModuleFacts { module: module.to_string(), is_package, ..ModuleFacts::default() };
+    let mut facts = ModuleFacts {
+        module: module.to_string(),
+        is_package,
+        ..ModuleFacts::default()
+    };
     for error in parsed.errors() {
         let range = error.range();
         facts.syntax_errors.push(SyntaxError {
@@ -29,7 +33,10 @@ pub fn extract(source: &str, module: &str, is_package: bool) -> ModuleFacts {
             let range = token.range();
             let text = &source[range.start().to_usize()..range.end().to_usize()];
             if let Some(codes) = parse_noqa(text) {
-                facts.noqa.push(Noqa { offset: range.start().to_u32(), codes });
+                facts.noqa.push(Noqa {
+                    offset: range.start().to_u32(),
+                    codes,
+                });
             }
         }
     }
@@ -59,7 +66,11 @@ pub fn parse_noqa(comment: &str) -> Option<Vec<String>> {
         .filter(|c| !c.is_empty())
         .map(str::to_ascii_uppercase)
         .collect();
-    if codes.is_empty() { Some(Vec::new()) } else { Some(codes) }
+    if codes.is_empty() {
+        Some(Vec::new())
+    } else {
+        Some(codes)
+    }
 }
 
 /// `CD101`, `CD2`, `E501`: letters then at least one digit.
@@ -76,8 +87,14 @@ mod tests {
     fn noqa_forms() {
         assert_eq!(parse_noqa("# noqa"), Some(vec![]));
         assert_eq!(parse_noqa("# NOQA: CD101"), Some(vec!["CD101".to_string()]));
-        assert_eq!(parse_noqa("# noqa: CD101, CD2 some reason"), Some(vec!["CD101".into(), "CD2".into()]));
-        assert_eq!(parse_noqa("# type: ignore  # noqa: CD201"), Some(vec!["CD201".into()]));
+        assert_eq!(
+            parse_noqa("# noqa: CD101, CD2 some reason"),
+            Some(vec!["CD101".into(), "CD2".into()])
+        );
+        assert_eq!(
+            parse_noqa("# type: ignore  # noqa: CD201"),
+            Some(vec!["CD201".into()])
+        );
         assert_eq!(parse_noqa("# this is not noqa"), None);
     }
 }

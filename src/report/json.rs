@@ -43,8 +43,14 @@ pub(super) fn write(out: &mut dyn Write, run: &LintRun) -> anyhow::Result<()> {
                 severity: f.severity.as_str(),
                 message: &f.message,
                 path: f.file.display_path(),
-                start: Pos { line: s.line, column: s.column },
-                end: Pos { line: e.line, column: e.column },
+                start: Pos {
+                    line: s.line,
+                    column: s.column,
+                },
+                end: Pos {
+                    line: e.line,
+                    column: e.column,
+                },
                 task: f.task.as_deref(),
                 help: f.help,
                 url: catalog.get(f.code).map(|m| m.doc_url()).unwrap_or_default(),

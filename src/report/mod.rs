@@ -35,7 +35,12 @@ pub struct TextOptions {
     pub color: bool,
 }
 
-pub fn write(format: Format, out: &mut dyn Write, run: &LintRun, text: TextOptions) -> anyhow::Result<()> {
+pub fn write(
+    format: Format,
+    out: &mut dyn Write,
+    run: &LintRun,
+    text: TextOptions,
+) -> anyhow::Result<()> {
     match format {
         Format::Text => text::write(out, run, text),
         Format::Json => json::write(out, run),
@@ -48,7 +53,11 @@ pub fn write(format: Format, out: &mut dyn Write, run: &LintRun, text: TextOptio
 /// source line — never the line number, so it survives edits that move code.
 pub fn fingerprint(f: &Finding) -> String {
     let line = f.file.lines().line_of(f.span.start);
-    let source: String = f.redact(f.file.lines().line_text(&f.file.text, line)).split_whitespace().collect::<Vec<_>>().join(" ");
+    let source: String = f
+        .redact(f.file.lines().line_text(&f.file.text, line))
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
     let mut h = Sha256::new();
     for part in [f.code, &f.file.display_path(), &f.anchor, &source] {
         h.update(part.as_bytes());

@@ -14,7 +14,11 @@ const INFO_URI: &str = "https://github.com/celery-doctor/celery-doctor";
 
 fn sentence(s: &str) -> String {
     let s = s.trim_end();
-    if s.ends_with(['.', '?', '!']) { s.to_string() } else { format!("{s}.") }
+    if s.ends_with(['.', '?', '!']) {
+        s.to_string()
+    } else {
+        format!("{s}.")
+    }
 }
 
 /// `Task {task} has…` → `Task {0} has…` with the placeholder order.
@@ -37,7 +41,10 @@ fn positional(template: &str) -> (String, Vec<String>) {
 
 fn rule_descriptor(meta: &RuleMeta) -> Value {
     let mut strings = serde_json::Map::new();
-    strings.insert("default".into(), json!({ "text": sentence(&positional(&meta.message).0) }));
+    strings.insert(
+        "default".into(),
+        json!({ "text": sentence(&positional(&meta.message).0) }),
+    );
     for (k, v) in &meta.variants {
         strings.insert(k.clone(), json!({ "text": sentence(&positional(v).0) }));
     }
@@ -53,7 +60,9 @@ fn rule_descriptor(meta: &RuleMeta) -> Value {
         .split('-')
         .map(|w| {
             let mut c = w.chars();
-            c.next().map(|f| f.to_ascii_uppercase().to_string() + c.as_str()).unwrap_or_default()
+            c.next()
+                .map(|f| f.to_ascii_uppercase().to_string() + c.as_str())
+                .unwrap_or_default()
         })
         .collect();
     json!({
@@ -81,10 +90,20 @@ fn region(file: &SourceFile, span: Span, redact: &dyn Fn(&str) -> String) -> Val
     let s = file.lines().line_col(&file.text, span.start);
     let mut e = file.lines().line_col(&file.text, span.end);
     if e <= s {
-        e = crate::python::LineCol { line: s.line, column: s.column + 1 };
+        e = crate::python::LineCol {
+            line: s.line,
+            column: s.column + 1,
+        };
     }
-    let snippet_end = file.text.len().min(span.end as usize).max(span.start as usize);
-    let snippet = file.text.get(span.start as usize..snippet_end).unwrap_or("");
+    let snippet_end = file
+        .text
+        .len()
+        .min(span.end as usize)
+        .max(span.start as usize);
+    let snippet = file
+        .text
+        .get(span.start as usize..snippet_end)
+        .unwrap_or("");
     json!({
         "startLine": s.line,
         "startColumn": s.column,
@@ -104,7 +123,9 @@ fn context_region(file: &SourceFile, span: Span, redact: &dyn Fn(&str) -> String
     if first == start && last == end {
         return None;
     }
-    let text: Vec<&str> = (first..=last).map(|l| file.lines().line_text(&file.text, l)).collect();
+    let text: Vec<&str> = (first..=last)
+        .map(|l| file.lines().line_text(&file.text, l))
+        .collect();
     Some(json!({
         "startLine": first + 1,
         "endLine": last + 1,
@@ -138,11 +159,20 @@ fn uri(path: &str) -> String {
 }
 
 fn result(f: &Finding, rule_index: usize, meta: &RuleMeta) -> Value {
-    let template = f.variant.as_deref().and_then(|v| meta.variants.get(v)).unwrap_or(&meta.message);
+    let template = f
+        .variant
+        .as_deref()
+        .and_then(|v| meta.variants.get(v))
+        .unwrap_or(&meta.message);
     let (_, names) = positional(template);
     let arguments: Vec<&str> = names
         .iter()
-        .map(|n| f.args.iter().find(|(k, _)| k == n).map_or("", |(_, v)| v.as_str()))
+        .map(|n| {
+            f.args
+                .iter()
+                .find(|(k, _)| k == n)
+                .map_or("", |(_, v)| v.as_str())
+        })
         .collect();
     let mut r = json!({
         "ruleId": f.code,
@@ -175,7 +205,11 @@ fn result(f: &Finding, rule_index: usize, meta: &RuleMeta) -> Value {
 
 pub(super) fn write(out: &mut dyn Write, run: &LintRun) -> anyhow::Result<()> {
     let catalog = crate::lint::rules::catalog()?;
-    let rules: Vec<Value> = catalog.rules.iter().map(|(_, m)| rule_descriptor(m)).collect();
+    let rules: Vec<Value> = catalog
+        .rules
+        .iter()
+        .map(|(_, m)| rule_descriptor(m))
+        .collect();
     let results: Vec<Value> = run
         .findings
         .iter()

@@ -31,12 +31,18 @@ fn write_finding(out: &mut dyn Write, f: &Finding) -> std::io::Result<()> {
         f.message
     )?;
     let line_idx = start.line as usize - 1;
-    let src = f.redact(f.file.lines().line_text(&f.file.text, line_idx)).replace('\t', " ");
+    let src = f
+        .redact(f.file.lines().line_text(&f.file.text, line_idx))
+        .replace('\t', " ");
     let num = start.line.to_string();
     let pad = " ".repeat(num.len());
     let width = src.chars().count() as u32;
     let caret_start = start.column.saturating_sub(1).min(width);
-    let caret_end = if end.line == start.line { end.column.saturating_sub(1).min(width) } else { width };
+    let caret_end = if end.line == start.line {
+        end.column.saturating_sub(1).min(width)
+    } else {
+        width
+    };
     let carets = caret_end.saturating_sub(caret_start).max(1) as usize;
     writeln!(out, "{pad} {}", "|".blue().bold())?;
     writeln!(out, "{} {} {src}", num.blue().bold(), "|".blue().bold())?;
@@ -84,11 +90,29 @@ pub(super) fn write(out: &mut dyn Write, run: &LintRun, opts: TextOptions) -> an
     if opts.quiet {
         return Ok(());
     }
-    let errors = run.findings.iter().filter(|f| f.severity == Severity::Error).count();
-    let warnings = run.findings.iter().filter(|f| f.severity == Severity::Warning).count();
-    let infos = run.findings.iter().filter(|f| f.severity == Severity::Info).count();
+    let errors = run
+        .findings
+        .iter()
+        .filter(|f| f.severity == Severity::Error)
+        .count();
+    let warnings = run
+        .findings
+        .iter()
+        .filter(|f| f.severity == Severity::Warning)
+        .count();
+    let infos = run
+        .findings
+        .iter()
+        .filter(|f| f.severity == Severity::Info)
+        .count();
     let files = run.files_checked;
-    let plural = |n: usize, one: &str, many: &str| if n == 1 { one.to_string() } else { many.to_string() };
+    let plural = |n: usize, one: &str, many: &str| {
+        if n == 1 {
+            one.to_string()
+        } else {
+            many.to_string()
+        }
+    };
     if run.findings.is_empty() {
         writeln!(out, "{} No findings.", "✓".green().bold())?;
     } else {
@@ -106,12 +130,23 @@ pub(super) fn write(out: &mut dyn Write, run: &LintRun, opts: TextOptions) -> an
     }
     let mut extra = Vec::new();
     if run.files_with_syntax_errors > 0 {
-        extra.push(format!("{} with syntax errors", run.files_with_syntax_errors));
+        extra.push(format!(
+            "{} with syntax errors",
+            run.files_with_syntax_errors
+        ));
     }
     if run.files_skipped > 0 {
         extra.push(format!("{} skipped", run.files_skipped));
     }
-    let extra = if extra.is_empty() { String::new() } else { format!(" ({})", extra.join(", ")) };
-    writeln!(out, "Checked {files} {}{extra}.", plural(files, "file", "files"))?;
+    let extra = if extra.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", extra.join(", "))
+    };
+    writeln!(
+        out,
+        "Checked {files} {}{extra}.",
+        plural(files, "file", "files")
+    )?;
     Ok(())
 }

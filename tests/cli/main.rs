@@ -5,7 +5,9 @@ use std::process::{Command, Output};
 
 fn bin() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_celery-doctor"));
-    c.env_remove("NO_COLOR").env_remove("FORCE_COLOR").env_remove("CLICOLOR_FORCE");
+    c.env_remove("NO_COLOR")
+        .env_remove("FORCE_COLOR")
+        .env_remove("CLICOLOR_FORCE");
     c
 }
 
@@ -31,17 +33,27 @@ fn tree(files: &[(&str, &[u8])]) -> tempfile::TempDir {
     dir
 }
 
-const UNBOUNDED: &[u8] = b"from celery import shared_task\n\n\n@shared_task\ndef sync(x):\n    return x\n";
+const UNBOUNDED: &[u8] =
+    b"from celery import shared_task\n\n\n@shared_task\ndef sync(x):\n    return x\n";
 const BOUNDED: &[u8] = b"from celery import shared_task\n\n\n@shared_task(time_limit=60)\ndef sync(x):\n    return x\n";
 
 /// One line on stderr, mentioning `needle`, and no panic or backtrace.
 fn assert_one_line_error(o: &Output, needle: &str) {
-    assert_eq!(o.status.code(), Some(2), "stdout: {}\nstderr: {}", stdout(o), stderr(o));
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "stdout: {}\nstderr: {}",
+        stdout(o),
+        stderr(o)
+    );
     let err = stderr(o);
     assert_eq!(err.trim_end().lines().count(), 1, "{err}");
     assert!(err.starts_with("celery-doctor: error: "), "{err}");
     assert!(err.contains(needle), "expected `{needle}` in {err}");
-    assert!(!err.contains("panicked") && !err.contains("RUST_BACKTRACE"), "{err}");
+    assert!(
+        !err.contains("panicked") && !err.contains("RUST_BACKTRACE"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -51,8 +63,17 @@ fn exit_codes_follow_ruff() {
     let dirty = tree(&[("tasks.py", UNBOUNDED)]);
     let o = run_in(dirty.path(), &["lint", "."]);
     assert_eq!(o.status.code(), Some(1));
-    assert!(stdout(&o).contains("tasks.py:5:5: CD201 Task `tasks.sync` has no time limit"), "{}", stdout(&o));
-    assert_eq!(run_in(dirty.path(), &["lint", ".", "--exit-zero"]).status.code(), Some(0));
+    assert!(
+        stdout(&o).contains("tasks.py:5:5: CD201 Task `tasks.sync` has no time limit"),
+        "{}",
+        stdout(&o)
+    );
+    assert_eq!(
+        run_in(dirty.path(), &["lint", ".", "--exit-zero"])
+            .status
+            .code(),
+        Some(0)
+    );
 }
 
 #[test]
@@ -68,14 +89,31 @@ fn syntax_error_is_a_finding_and_the_rest_is_linted() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|f| (f["path"].as_str().unwrap().to_string(), f["code"].as_str().unwrap().to_string()))
+        .map(|f| {
+            (
+                f["path"].as_str().unwrap().to_string(),
+                f["code"].as_str().unwrap().to_string(),
+            )
+        })
         .collect();
-    assert!(codes.contains(&("broken.py".into(), "CD000".into())), "{codes:?}");
-    assert!(codes.contains(&("tasks.py".into(), "CD201".into())), "{codes:?}");
+    assert!(
+        codes.contains(&("broken.py".into(), "CD000".into())),
+        "{codes:?}"
+    );
+    assert!(
+        codes.contains(&("tasks.py".into(), "CD201".into())),
+        "{codes:?}"
+    );
     // The recovered part of the broken file is still modelled.
-    assert!(codes.contains(&("broken.py".into(), "CD201".into())), "{codes:?}");
+    assert!(
+        codes.contains(&("broken.py".into(), "CD201".into())),
+        "{codes:?}"
+    );
     let text = stdout(&run_in(dir.path(), &["lint", ".", "--no-color"]));
-    assert!(text.contains("Checked 2 files (1 with syntax errors)."), "{text}");
+    assert!(
+        text.contains("Checked 2 files (1 with syntax errors)."),
+        "{text}"
+    );
 }
 
 #[test]
@@ -92,7 +130,11 @@ fn unreadable_files_are_warnings_not_crashes() {
     assert!(err.contains("latin1.py: not valid UTF-8"), "{err}");
     assert!(err.contains("binary.py: binary file"), "{err}");
     assert!(!err.contains("panicked"), "{err}");
-    assert!(stdout(&o).contains("Checked 2 files (2 skipped)."), "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains("Checked 2 files (2 skipped)."),
+        "{}",
+        stdout(&o)
+    );
 }
 
 #[test]
@@ -100,9 +142,16 @@ fn huge_and_deeply_nested_modules() {
     let mut huge = String::from("from celery import shared_task\n\n");
     while huge.len() < 5 * 1024 * 1024 {
         let i = huge.len();
-        huge.push_str(&format!("@shared_task(time_limit=10)\ndef t{i}(a, b=1):\n    return a + b\n\n"));
+        huge.push_str(&format!(
+            "@shared_task(time_limit=10)\ndef t{i}(a, b=1):\n    return a + b\n\n"
+        ));
     }
-    let deep = format!("x = {}1{}\ny = {}\n", "(".repeat(20_000), ")".repeat(20_000), vec!["a"; 50_000].join(" + "));
+    let deep = format!(
+        "x = {}1{}\ny = {}\n",
+        "(".repeat(20_000),
+        ")".repeat(20_000),
+        vec!["a"; 50_000].join(" + ")
+    );
     let dir = tree(&[("huge.py", huge.as_bytes()), ("deep.py", deep.as_bytes())]);
     let o = run_in(dir.path(), &["lint", ".", "--no-color"]);
     assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
@@ -112,23 +161,56 @@ fn huge_and_deeply_nested_modules() {
 #[test]
 fn bad_paths_config_and_selectors_exit_2() {
     let dir = tree(&[("tasks.py", BOUNDED)]);
-    assert_one_line_error(&run_in(dir.path(), &["lint", "missing/"]), "missing/: no such file or directory");
+    assert_one_line_error(
+        &run_in(dir.path(), &["lint", "missing/"]),
+        "missing/: no such file or directory",
+    );
     #[cfg(unix)]
     {
-        std::os::unix::fs::symlink(dir.path().join("nowhere.py"), dir.path().join("link.py")).unwrap();
-        assert_one_line_error(&run_in(dir.path(), &["lint", "link.py"]), "broken symbolic link");
+        std::os::unix::fs::symlink(dir.path().join("nowhere.py"), dir.path().join("link.py"))
+            .unwrap();
+        assert_one_line_error(
+            &run_in(dir.path(), &["lint", "link.py"]),
+            "broken symbolic link",
+        );
     }
-    assert_one_line_error(&run_in(dir.path(), &["lint", "tasks.py", "--select", "CD999"]), "unknown rule selector `CD999`");
-    assert_one_line_error(&run_in(dir.path(), &["lint", "tasks.py", "--output", "no/such/dir/out.json"]), "cannot write output file");
+    assert_one_line_error(
+        &run_in(dir.path(), &["lint", "tasks.py", "--select", "CD999"]),
+        "unknown rule selector `CD999`",
+    );
+    assert_one_line_error(
+        &run_in(
+            dir.path(),
+            &["lint", "tasks.py", "--output", "no/such/dir/out.json"],
+        ),
+        "cannot write output file",
+    );
 
-    let unknown = tree(&[("pyproject.toml", b"[tool.celery-doctor]\nselekt = [\"CD2\"]\n"), ("tasks.py", BOUNDED)]);
+    let unknown = tree(&[
+        (
+            "pyproject.toml",
+            b"[tool.celery-doctor]\nselekt = [\"CD2\"]\n",
+        ),
+        ("tasks.py", BOUNDED),
+    ]);
     assert_one_line_error(&run_in(unknown.path(), &["lint", "."]), "selekt");
-    let wrong_type = tree(&[(".celery-doctor.yaml", b"select: CD2\n"), ("tasks.py", BOUNDED)]);
+    let wrong_type = tree(&[
+        (".celery-doctor.yaml", b"select: CD2\n"),
+        ("tasks.py", BOUNDED),
+    ]);
     assert_one_line_error(&run_in(wrong_type.path(), &["lint", "."]), "select");
-    let bad_severity = tree(&[(".celery-doctor.yaml", b"severity:\n  CD201: fatal\n"), ("tasks.py", BOUNDED)]);
+    let bad_severity = tree(&[
+        (".celery-doctor.yaml", b"severity:\n  CD201: fatal\n"),
+        ("tasks.py", BOUNDED),
+    ]);
     assert_one_line_error(&run_in(bad_severity.path(), &["lint", "."]), "fatal");
     // Usage errors from clap also exit 2.
-    assert_eq!(run_in(dir.path(), &["lint", "--format", "xml"]).status.code(), Some(2));
+    assert_eq!(
+        run_in(dir.path(), &["lint", "--format", "xml"])
+            .status
+            .code(),
+        Some(2)
+    );
 }
 
 #[test]
@@ -136,11 +218,25 @@ fn colour_only_on_request_or_terminal() {
     let dir = tree(&[("tasks.py", UNBOUNDED)]);
     // Not a terminal: no escape codes.
     assert!(!stdout(&run_in(dir.path(), &["lint", "."])).contains('\x1b'));
-    let forced = bin().current_dir(dir.path()).args(["lint", ".", "--color", "always"]).output().unwrap();
+    let forced = bin()
+        .current_dir(dir.path())
+        .args(["lint", ".", "--color", "always"])
+        .output()
+        .unwrap();
     assert!(stdout(&forced).contains('\x1b'));
-    let no_color = bin().current_dir(dir.path()).env("NO_COLOR", "1").env("FORCE_COLOR", "1").args(["lint", "."]).output().unwrap();
+    let no_color = bin()
+        .current_dir(dir.path())
+        .env("NO_COLOR", "1")
+        .env("FORCE_COLOR", "1")
+        .args(["lint", "."])
+        .output()
+        .unwrap();
     assert!(!stdout(&no_color).contains('\x1b'));
-    let json = bin().current_dir(dir.path()).args(["lint", ".", "--format", "json", "--color", "always"]).output().unwrap();
+    let json = bin()
+        .current_dir(dir.path())
+        .args(["lint", ".", "--format", "json", "--color", "always"])
+        .output()
+        .unwrap();
     assert!(!stdout(&json).contains('\x1b'));
 }
 
@@ -152,7 +248,12 @@ fn noqa_on_def_or_decorator_line() {
     )]);
     let o = run_in(dir.path(), &["lint", ".", "--format", "json"]);
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    let tasks: Vec<&str> = v.as_array().unwrap().iter().map(|f| f["task"].as_str().unwrap()).collect();
+    let tasks: Vec<&str> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["task"].as_str().unwrap())
+        .collect();
     assert_eq!(tasks, vec!["tasks.c"]);
 }
 
@@ -171,14 +272,27 @@ fn config_file_select_ignore_and_per_file_ignores() {
     assert_eq!(arr[0]["path"], "tasks.py");
     assert_eq!(arr[0]["severity"], "error");
     // The command line overrides the file.
-    assert_eq!(run_in(dir.path(), &["lint", ".", "--ignore", "CD201"]).status.code(), Some(0));
-    assert_eq!(run_in(dir.path(), &["lint", ".", "--select", "CD1"]).status.code(), Some(0));
+    assert_eq!(
+        run_in(dir.path(), &["lint", ".", "--ignore", "CD201"])
+            .status
+            .code(),
+        Some(0)
+    );
+    assert_eq!(
+        run_in(dir.path(), &["lint", ".", "--select", "CD1"])
+            .status
+            .code(),
+        Some(0)
+    );
 }
 
 #[test]
 fn machine_formats_are_well_formed() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let o = run_in(&root, &["lint", "fixtures/projects/shop", "--format", "sarif"]);
+    let o = run_in(
+        &root,
+        &["lint", "fixtures/projects/shop", "--format", "sarif"],
+    );
     assert_eq!(o.status.code(), Some(1));
     let sarif: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(sarif["version"], "2.1.0");
@@ -190,11 +304,24 @@ fn machine_formats_are_well_formed() {
         assert_eq!(rules[idx]["id"], r["ruleId"]);
         let loc = &r["locations"][0]["physicalLocation"];
         assert_eq!(loc["artifactLocation"]["uriBaseId"], "%SRCROOT%");
-        assert!(!loc["artifactLocation"]["uri"].as_str().unwrap().starts_with('/'));
+        assert!(
+            !loc["artifactLocation"]["uri"]
+                .as_str()
+                .unwrap()
+                .starts_with('/')
+        );
         assert!(r["partialFingerprints"]["celeryDoctorFingerprint/v1"].is_string());
     }
-    let gh = stdout(&run_in(&root, &["lint", "fixtures/projects/shop", "--format", "github"]));
-    assert!(gh.lines().all(|l| l.starts_with("::error ") || l.starts_with("::warning ") || l.starts_with("::notice ")), "{gh}");
+    let gh = stdout(&run_in(
+        &root,
+        &["lint", "fixtures/projects/shop", "--format", "github"],
+    ));
+    assert!(
+        gh.lines().all(|l| l.starts_with("::error ")
+            || l.starts_with("::warning ")
+            || l.starts_with("::notice ")),
+        "{gh}"
+    );
     assert!(gh.contains("file=fixtures/projects/shop/orders/views.py"));
 }
 
@@ -202,7 +329,10 @@ fn machine_formats_are_well_formed() {
 fn secrets_never_reach_output() {
     let dir = tree(&[("celery_app.py", b"from celery import Celery\napp = Celery('shop', broker='amqp://shop:S3cr3t-pw@rabbit.internal:5672/shop')\n")]);
     for format in ["text", "json", "sarif", "github"] {
-        let o = run_in(dir.path(), &["lint", ".", "--format", format, "--select", "CD803"]);
+        let o = run_in(
+            dir.path(),
+            &["lint", ".", "--format", format, "--select", "CD803"],
+        );
         assert_eq!(o.status.code(), Some(1));
         let out = stdout(&o);
         assert!(out.contains("shop:****@rabbit.internal"), "{format}: {out}");
@@ -213,12 +343,25 @@ fn secrets_never_reach_output() {
 #[test]
 fn output_file_is_written_whole() {
     let dir = tree(&[("tasks.py", UNBOUNDED)]);
-    let o = run_in(dir.path(), &["lint", ".", "--format", "json", "--output", "report.json"]);
+    let o = run_in(
+        dir.path(),
+        &["lint", ".", "--format", "json", "--output", "report.json"],
+    );
     assert_eq!(o.status.code(), Some(1));
     assert!(o.stdout.is_empty());
-    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.path().join("report.json")).unwrap()).unwrap();
+    let v: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("report.json")).unwrap()).unwrap();
     assert_eq!(v.as_array().unwrap().len(), 1);
-    let leftovers: Vec<_> = std::fs::read_dir(dir.path()).unwrap().filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().contains("tmp")).collect();
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .contains("tmp")
+        })
+        .collect();
     assert!(leftovers.is_empty());
 }
 
@@ -232,7 +375,12 @@ fn rules_and_rule_commands() {
     let rule = bin().args(["rule", "CD201"]).output().unwrap();
     assert_eq!(rule.status.code(), Some(0));
     let out = stdout(&rule);
-    assert!(out.contains("## Why is this bad?") && out.contains("## Example") && out.contains("## Use instead"), "{out}");
+    assert!(
+        out.contains("## Why is this bad?")
+            && out.contains("## Example")
+            && out.contains("## Use instead"),
+        "{out}"
+    );
     let unknown = bin().args(["rule", "CD999"]).output().unwrap();
     assert_one_line_error(&unknown, "unknown rule `CD999`");
 }

@@ -23,9 +23,15 @@ pub enum Value {
     /// A reference to a name, qualified through imports (`proj.settings.BASE_LIMIT`).
     Ref(String),
     /// A call the model knows nothing about; `func` is qualified where possible.
-    Call { func: String, kwargs: Vec<(String, Value)>, args: Vec<Value> },
+    Call {
+        func: String,
+        kwargs: Vec<(String, Value)>,
+        args: Vec<Value>,
+    },
     /// Read from the environment: set, value unknown; `default` is the literal default.
-    Env { default: Option<Box<Value>> },
+    Env {
+        default: Option<Box<Value>>,
+    },
     /// Anything else (computed at runtime). "Set, value unknown".
     Unknown,
 }
@@ -77,7 +83,10 @@ impl Value {
 
     pub fn dict_get(&self, key: &str) -> Option<&Value> {
         match self {
-            Value::Dict(items) => items.iter().find(|(k, _)| k.as_str() == Some(key)).map(|(_, v)| v),
+            Value::Dict(items) => items
+                .iter()
+                .find(|(k, _)| k.as_str() == Some(key))
+                .map(|(_, v)| v),
             _ => None,
         }
     }
@@ -88,12 +97,24 @@ impl Value {
             Value::Str(s) => format!("{s:?}"),
             Value::Int(i) => i.to_string(),
             Value::Float(f) => f.to_string(),
-            Value::Bool(b) => if *b { "True".into() } else { "False".into() },
+            Value::Bool(b) => {
+                if *b {
+                    "True".into()
+                } else {
+                    "False".into()
+                }
+            }
             Value::None => "None".into(),
             Value::Seconds(s) => format!("{s} s"),
             Value::Ref(r) => r.rsplit('.').next().unwrap_or(r).to_string(),
-            Value::List(v) => format!("[{}]", v.iter().map(Value::display).collect::<Vec<_>>().join(", ")),
-            Value::Tuple(v) => format!("({})", v.iter().map(Value::display).collect::<Vec<_>>().join(", ")),
+            Value::List(v) => format!(
+                "[{}]",
+                v.iter().map(Value::display).collect::<Vec<_>>().join(", ")
+            ),
+            Value::Tuple(v) => format!(
+                "({})",
+                v.iter().map(Value::display).collect::<Vec<_>>().join(", ")
+            ),
             _ => "…".into(),
         }
     }
@@ -345,11 +366,17 @@ impl BodyFacts {
 
 impl TaskDef {
     pub fn option(&self, name: &str) -> Option<&Value> {
-        self.options.iter().find(|(k, _, _)| k == name).map(|(_, v, _)| v)
+        self.options
+            .iter()
+            .find(|(k, _, _)| k == name)
+            .map(|(_, v, _)| v)
     }
 
     pub fn option_span(&self, name: &str) -> Option<Span> {
-        self.options.iter().find(|(k, _, _)| k == name).map(|(_, _, s)| *s)
+        self.options
+            .iter()
+            .find(|(k, _, _)| k == name)
+            .map(|(_, _, s)| *s)
     }
 }
 
@@ -385,7 +412,10 @@ impl DispatchKind {
 
     /// Publishes a message right now (as opposed to building a signature).
     pub fn publishes(self) -> bool {
-        matches!(self, DispatchKind::Delay | DispatchKind::ApplyAsync | DispatchKind::SendTask)
+        matches!(
+            self,
+            DispatchKind::Delay | DispatchKind::ApplyAsync | DispatchKind::SendTask
+        )
     }
 }
 

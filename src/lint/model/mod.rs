@@ -3,6 +3,7 @@
 pub mod facts;
 pub mod project;
 pub mod settings;
+#[rustfmt::skip]
 mod settings_table;
 
 pub use project::{Config, ModelOptions, Module, Project, SettingEntry, SourceKind, Task};

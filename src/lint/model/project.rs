@@ -109,7 +109,10 @@ pub struct ModelOptions {
 
 impl Project {
     pub fn build(modules: Vec<Module>, options: &ModelOptions) -> Project {
-        let mut p = Project { modules, ..Project::default() };
+        let mut p = Project {
+            modules,
+            ..Project::default()
+        };
         for (i, m) in p.modules.iter().enumerate() {
             if !m.facts.module.is_empty() {
                 p.by_name.entry(m.facts.module.clone()).or_insert(i);
@@ -144,12 +147,16 @@ impl Project {
 
     /// The name to show for a task: its registered name, else its function name.
     pub fn task_label(&self, task: &Task) -> String {
-        task.name.clone().unwrap_or_else(|| self.def(task).func_name.clone())
+        task.name
+            .clone()
+            .unwrap_or_else(|| self.def(task).func_name.clone())
     }
 
     /// Tasks outside test code (where the catalog's guards exclude tests).
     pub fn production_tasks(&self) -> impl Iterator<Item = &Task> {
-        self.tasks.iter().filter(|t| !self.modules[t.module].is_test)
+        self.tasks
+            .iter()
+            .filter(|t| !self.modules[t.module].is_test)
     }
 
     pub fn file(&self, module: usize) -> &Arc<SourceFile> {
@@ -162,10 +169,15 @@ impl Project {
 
     /// A module-level assignment of a non-Celery object to this name (e.g. `huey = Huey()`).
     fn is_other_object(&self, q: &str) -> bool {
-        let Some((module, name)) = q.rsplit_once('.') else { return false };
-        let Some(m) = self.module(module) else { return false };
+        let Some((module, name)) = q.rsplit_once('.') else {
+            return false;
+        };
+        let Some(m) = self.module(module) else {
+            return false;
+        };
         self.modules[m].facts.assigns.iter().any(|a| {
-            a.name == name && matches!(&a.value, Value::Call { func, .. } if !func.ends_with("Celery"))
+            a.name == name
+                && matches!(&a.value, Value::Call { func, .. } if !func.ends_with("Celery"))
         })
     }
 
@@ -188,11 +200,22 @@ impl Project {
                         None
                     }
                     TaskDecoratorKind::App => {
-                        let Some(receiver) = &t.receiver else { continue };
+                        let Some(receiver) = &t.receiver else {
+                            continue;
+                        };
                         let last = receiver.rsplit('.').next().unwrap_or(receiver);
                         let known = self.is_app_var(receiver);
-                        let likely = matches!(last, "app" | "celery" | "celery_app" | "capp" | "application" | "celeryapp" | "worker" | "tasks_app")
-                            && !self.is_other_object(receiver);
+                        let likely = matches!(
+                            last,
+                            "app"
+                                | "celery"
+                                | "celery_app"
+                                | "capp"
+                                | "application"
+                                | "celeryapp"
+                                | "worker"
+                                | "tasks_app"
+                        ) && !self.is_other_object(receiver);
                         if !known && !likely {
                             continue;
                         }
@@ -209,7 +232,13 @@ impl Project {
                     .and_then(|q| self.function(&q))
                     .and_then(|(_, f)| {
                         let module = f.qualname.rsplit_once('.').map_or("", |(m, _)| m);
-                        f.wrapper_name.as_ref().map(|w| if module.is_empty() { w.clone() } else { format!("{module}.{w}") })
+                        f.wrapper_name.as_ref().map(|w| {
+                            if module.is_empty() {
+                                w.clone()
+                            } else {
+                                format!("{module}.{w}")
+                            }
+                        })
                     });
                 let name = match t.option("name") {
                     Some(Value::Str(s)) => Some(s.clone()),
@@ -219,12 +248,19 @@ impl Project {
                     None if m.facts.module.is_empty() => Some(t.func_name.clone()),
                     None => Some(t.qualname.clone()),
                 };
-                tasks.push(Task { module: mi, index: ti, name, app });
+                tasks.push(Task {
+                    module: mi,
+                    index: ti,
+                    name,
+                    app,
+                });
             }
         }
         for (i, t) in tasks.iter().enumerate() {
             let def = &self.modules[t.module].facts.tasks[t.index];
-            self.tasks_by_qualname.entry(def.qualname.clone()).or_insert(i);
+            self.tasks_by_qualname
+                .entry(def.qualname.clone())
+                .or_insert(i);
             if let Some(n) = &t.name {
                 self.tasks_by_name.entry(n.clone()).or_default().push(i);
             }
@@ -243,9 +279,18 @@ impl Project {
             if self.tasks_by_qualname.contains_key(&current) {
                 return current;
             }
-            let Some((module, name)) = current.rsplit_once('.') else { return current };
-            let Some(m) = self.module(module) else { return current };
-            match self.modules[m].facts.imports.iter().find(|i| i.local == name) {
+            let Some((module, name)) = current.rsplit_once('.') else {
+                return current;
+            };
+            let Some(m) = self.module(module) else {
+                return current;
+            };
+            match self.modules[m]
+                .facts
+                .imports
+                .iter()
+                .find(|i| i.local == name)
+            {
                 Some(import) if import.qualified != current => current = import.qualified.clone(),
                 _ => return current,
             }
@@ -255,7 +300,11 @@ impl Project {
 
     /// A module-level (non-task) function by qualified name, followed through re-exports.
     pub fn function(&self, q: &str) -> Option<(usize, &FunctionFacts)> {
-        let found = self.functions.get(q).copied().or_else(|| self.functions.get(&self.resolve_symbol(q)).copied())?;
+        let found = self
+            .functions
+            .get(q)
+            .copied()
+            .or_else(|| self.functions.get(&self.resolve_symbol(q)).copied())?;
         Some((found.0, &self.modules[found.0].facts.functions[found.1]))
     }
 
@@ -279,7 +328,10 @@ impl Project {
 
     /// All dispatch sites with their module index.
     pub fn calls(&self) -> impl Iterator<Item = (usize, &CallSite)> {
-        self.modules.iter().enumerate().flat_map(|(i, m)| m.facts.calls.iter().map(move |c| (i, c)))
+        self.modules
+            .iter()
+            .enumerate()
+            .flat_map(|(i, m)| m.facts.calls.iter().map(move |c| (i, c)))
     }
 
     // ----- effective task options ---------------------------------------------------------
@@ -289,7 +341,11 @@ impl Project {
         let resolved = self.resolve_symbol(q);
         let (module, name) = resolved.rsplit_once('.')?;
         let m = self.module(module)?;
-        self.modules[m].facts.classes.iter().find(|c| c.name == name)
+        self.modules[m]
+            .facts
+            .classes
+            .iter()
+            .find(|c| c.name == name)
     }
 
     /// The `base=` class chain of a task (project classes only, nearest first).
@@ -323,8 +379,12 @@ impl Project {
 
     /// Celery's own `Task` (`celery.Task`, `app.Task`): default options, nothing to follow.
     pub fn is_celery_task_class(&self, q: &str) -> bool {
-        matches!(q, "celery.Task" | "celery.app.task.Task" | "celery.task.Task")
-            || q.strip_suffix(".Task").is_some_and(|app| self.is_app_var(app))
+        matches!(
+            q,
+            "celery.Task" | "celery.app.task.Task" | "celery.task.Task"
+        ) || q
+            .strip_suffix(".Task")
+            .is_some_and(|app| self.is_app_var(app))
     }
 
     /// Effective task option: the decorator, the `base=` chain, then `task_annotations`
@@ -345,7 +405,10 @@ impl Project {
         for e in self.setting("task_annotations") {
             let annotations = self.resolve_value(&e.value);
             for key in [task_name.as_str(), "*"] {
-                if let Some(v) = annotations.dict_get(key).and_then(|opts| opts.dict_get(name)) {
+                if let Some(v) = annotations
+                    .dict_get(key)
+                    .and_then(|opts| opts.dict_get(name))
+                {
                     return Some(v.clone());
                 }
             }
@@ -355,14 +418,22 @@ impl Project {
 
     /// Worker command lines are known and every worker sets `--time-limit`.
     pub fn workers_all_time_limited(&self) -> bool {
-        let workers: Vec<_> = self.worker_commands.iter().filter(|w| w.is_worker).collect();
+        let workers: Vec<_> = self
+            .worker_commands
+            .iter()
+            .filter(|w| w.is_worker)
+            .collect();
         !workers.is_empty() && workers.iter().all(|w| w.time_limit.is_some() && !w.dynamic)
     }
 
     /// Deployment files start workers, none starts beat, and no flag is dynamic.
     pub fn deployed_without_beat(&self) -> bool {
         let any_worker = self.worker_commands.iter().any(|w| w.is_worker);
-        any_worker && !self.worker_commands.iter().any(|w| w.runs_beat || w.dynamic)
+        any_worker
+            && !self
+                .worker_commands
+                .iter()
+                .any(|w| w.runs_beat || w.dynamic)
     }
 
     /// Registered task names used by `beat_schedule` entries.
@@ -419,18 +490,31 @@ impl Project {
 
     /// The task's base class chain overrides one of these methods.
     pub fn base_overrides(&self, def: &TaskDef, methods: &[&str]) -> bool {
-        self.base_chain(def).iter().any(|c| c.methods.iter().any(|m| methods.contains(&m.as_str())))
+        self.base_chain(def)
+            .iter()
+            .any(|c| c.methods.iter().any(|m| methods.contains(&m.as_str())))
     }
 
     /// Resolve a value that refers to a module constant, one level deep.
     pub fn resolve_value(&self, v: &Value) -> Value {
         let mut current = v.clone();
         for _ in 0..4 {
-            let Value::Ref(q) = &current else { return current };
+            let Value::Ref(q) = &current else {
+                return current;
+            };
             let resolved = self.resolve_symbol(q);
-            let Some((module, name)) = resolved.rsplit_once('.') else { return Value::Unknown };
-            let Some(m) = self.module(module) else { return Value::Unknown };
-            let assigns: Vec<&Assign> = self.modules[m].facts.assigns.iter().filter(|a| a.name == name).collect();
+            let Some((module, name)) = resolved.rsplit_once('.') else {
+                return Value::Unknown;
+            };
+            let Some(m) = self.module(module) else {
+                return Value::Unknown;
+            };
+            let assigns: Vec<&Assign> = self.modules[m]
+                .facts
+                .assigns
+                .iter()
+                .filter(|a| a.name == name)
+                .collect();
             if assigns.len() != 1 {
                 return Value::Unknown;
             }
@@ -478,12 +562,19 @@ impl Project {
                     } else {
                         // `config_from_object("proj.config.Settings")`: a class by dotted path.
                         let class = module.rsplit_once('.').and_then(|(mod_part, obj)| {
-                            self.class(&format!("{mod_part}.{obj}")).map(|c| (mod_part.to_string(), c))
+                            self.class(&format!("{mod_part}.{obj}"))
+                                .map(|c| (mod_part.to_string(), c))
                         });
                         match class {
                             Some((mod_part, class)) => {
                                 let m = self.module(&mod_part).unwrap_or(0);
-                                class_entries(&mut entries, class, m, &mode, self.modules[m].is_test);
+                                class_entries(
+                                    &mut entries,
+                                    class,
+                                    m,
+                                    &mode,
+                                    self.modules[m].is_test,
+                                );
                             }
                             None => self.config_unresolved = true,
                         }
@@ -495,7 +586,10 @@ impl Project {
                     if let Some(m) = self.module(&resolved) {
                         settings_modules.push((m, SourceKind::ConfigModule, mode));
                     } else if let Some(class) = self.class(&resolved) {
-                        let m = resolved.rsplit_once('.').and_then(|(mm, _)| self.module(mm)).unwrap_or(0);
+                        let m = resolved
+                            .rsplit_once('.')
+                            .and_then(|(mm, _)| self.module(mm))
+                            .unwrap_or(0);
                         class_entries(&mut entries, class, m, &mode, self.modules[m].is_test);
                     } else {
                         self.config_unresolved = true;
@@ -524,12 +618,13 @@ impl Project {
                 } else {
                     name.rsplit_once('.').map(|(p, _)| p.to_string())
                 };
-                if let Some(pkg) = pkg {
-                    if pkg.rsplit('.').next() == Some("settings") {
-                        for (i, mm) in self.modules.iter().enumerate() {
-                            if mm.facts.module.starts_with(&format!("{pkg}.")) || mm.facts.module == pkg {
-                                django.push(i);
-                            }
+                if let Some(pkg) = pkg
+                    && pkg.rsplit('.').next() == Some("settings")
+                {
+                    for (i, mm) in self.modules.iter().enumerate() {
+                        if mm.facts.module.starts_with(&format!("{pkg}.")) || mm.facts.module == pkg
+                        {
+                            django.push(i);
                         }
                     }
                 }
@@ -582,7 +677,13 @@ impl Project {
         settings_modules.dedup_by_key(|(m, _, _)| *m);
         for (m, kind, mode) in &settings_modules {
             let module = &self.modules[*m];
-            let is_test = module.is_test || module.facts.module.rsplit('.').next().is_some_and(|n| n.contains("test"));
+            let is_test = module.is_test
+                || module
+                    .facts
+                    .module
+                    .rsplit('.')
+                    .next()
+                    .is_some_and(|n| n.contains("test"));
             for a in &module.facts.assigns {
                 if a.name.starts_with('_') {
                     continue;
@@ -645,7 +746,9 @@ impl Project {
             }
         }
         for m in &self.modules {
-            self.config.read_by_code.extend(m.facts.settings_reads.iter().cloned());
+            self.config
+                .read_by_code
+                .extend(m.facts.settings_reads.iter().cloned());
         }
         self.config.entries = entries;
         self.config.settings_modules = settings_modules.iter().map(|(m, _, _)| *m).collect();
@@ -653,7 +756,10 @@ impl Project {
 
     /// Entries (outside test code) that set the lowercase setting `name`.
     pub fn setting(&self, name: &str) -> impl Iterator<Item = &SettingEntry> {
-        self.config.entries.iter().filter(move |e| !e.is_test && e.name() == Some(name))
+        self.config
+            .entries
+            .iter()
+            .filter(move |e| !e.is_test && e.name() == Some(name))
     }
 
     pub fn is_set(&self, name: &str) -> bool {
@@ -676,7 +782,12 @@ impl Project {
 
     /// A result backend is configured (any layer, literal or env-derived).
     pub fn has_result_backend(&self) -> bool {
-        self.setting("result_backend").any(|e| !matches!(self.resolve_value(&e.value), Value::None | Value::Str(_)) || e.value.as_str().is_some_and(|s| !s.is_empty() && s != "disabled"))
+        self.setting("result_backend").any(|e| {
+            !matches!(self.resolve_value(&e.value), Value::None | Value::Str(_))
+                || e.value
+                    .as_str()
+                    .is_some_and(|s| !s.is_empty() && s != "disabled")
+        })
     }
 
     /// Global `task_ignore_result=True`.
@@ -688,9 +799,9 @@ impl Project {
     pub fn task_ignores_result(&self, def: &TaskDef) -> Option<bool> {
         match self.task_option(def, "ignore_result") {
             Some(v) => self.resolve_value(&v).truthy(),
-            None if self.is_set("task_ignore_result") => {
-                self.setting_value("task_ignore_result").and_then(|(v, _)| v.truthy())
-            }
+            None if self.is_set("task_ignore_result") => self
+                .setting_value("task_ignore_result")
+                .and_then(|(v, _)| v.truthy()),
             None if self.base_unknown(def) => None,
             None => Some(false),
         }
@@ -698,7 +809,12 @@ impl Project {
 
     /// Effective hard time limit: `Some(Some(secs))` known, `Some(None)` set but unknown or
     /// explicitly `None`, `None` not set anywhere.
-    pub fn effective_time_limit(&self, def: &TaskDef, option: &str, global: &str) -> Option<Option<f64>> {
+    pub fn effective_time_limit(
+        &self,
+        def: &TaskDef,
+        option: &str,
+        global: &str,
+    ) -> Option<Option<f64>> {
         if let Some(v) = self.task_option(def, option) {
             return Some(self.resolve_value(&v).as_seconds());
         }
@@ -713,11 +829,21 @@ impl Project {
 
     /// Modules grouped by path for deterministic iteration.
     pub fn modules_by_path(&self) -> BTreeMap<String, usize> {
-        self.modules.iter().enumerate().map(|(i, m)| (m.file.display_path(), i)).collect()
+        self.modules
+            .iter()
+            .enumerate()
+            .map(|(i, m)| (m.file.display_path(), i))
+            .collect()
     }
 }
 
-fn class_entries(entries: &mut Vec<SettingEntry>, class: &ClassFacts, module: usize, mode: &Mode, is_test: bool) {
+fn class_entries(
+    entries: &mut Vec<SettingEntry>,
+    class: &ClassFacts,
+    module: usize,
+    mode: &Mode,
+    is_test: bool,
+) {
     for a in &class.attrs {
         if a.name.starts_with('_') {
             continue;

@@ -7,8 +7,10 @@ use std::sync::LazyLock;
 pub use super::settings_table::CELERY_VERSION;
 use super::settings_table::{NEW_SETTINGS, OLD_TO_NEW};
 
-static NEW: LazyLock<HashSet<&'static str>> = LazyLock::new(|| NEW_SETTINGS.iter().copied().collect());
-static OLD: LazyLock<HashMap<&'static str, &'static str>> = LazyLock::new(|| OLD_TO_NEW.iter().copied().collect());
+static NEW: LazyLock<HashSet<&'static str>> =
+    LazyLock::new(|| NEW_SETTINGS.iter().copied().collect());
+static OLD: LazyLock<HashMap<&'static str, &'static str>> =
+    LazyLock::new(|| OLD_TO_NEW.iter().copied().collect());
 
 /// How a configuration source is read by Celery.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -123,22 +125,49 @@ mod tests {
     #[test]
     fn namespace_rules_match_celery() {
         let ns = Mode::Namespace("CELERY".into());
-        assert_eq!(classify("CELERY_TASK_TIME_LIMIT", &ns), KeyKind::New("task_time_limit".into()));
-        assert_eq!(classify("CELERY_RESULT_BACKEND", &ns), KeyKind::New("result_backend".into()));
-        assert_eq!(classify("CELERYD_TASK_TIME_LIMIT", &ns), KeyKind::Old("task_time_limit".into()));
-        assert_eq!(classify("BROKER_URL", &ns), KeyKind::Old("broker_url".into()));
-        assert_eq!(classify("CELERY_MAX_TASKS_PER_CHILD", &ns), KeyKind::Unknown);
+        assert_eq!(
+            classify("CELERY_TASK_TIME_LIMIT", &ns),
+            KeyKind::New("task_time_limit".into())
+        );
+        assert_eq!(
+            classify("CELERY_RESULT_BACKEND", &ns),
+            KeyKind::New("result_backend".into())
+        );
+        assert_eq!(
+            classify("CELERYD_TASK_TIME_LIMIT", &ns),
+            KeyKind::Old("task_time_limit".into())
+        );
+        assert_eq!(
+            classify("BROKER_URL", &ns),
+            KeyKind::Old("broker_url".into())
+        );
+        assert_eq!(
+            classify("CELERY_MAX_TASKS_PER_CHILD", &ns),
+            KeyKind::Unknown
+        );
         // Without a namespace the prefixed new spelling is not read …
-        assert_eq!(classify("CELERY_TASK_TIME_LIMIT", &Mode::Plain), KeyKind::Unknown);
+        assert_eq!(
+            classify("CELERY_TASK_TIME_LIMIT", &Mode::Plain),
+            KeyKind::Unknown
+        );
         // … but names that are also old names still work.
-        assert_eq!(classify("CELERY_RESULT_BACKEND", &Mode::Plain), KeyKind::Old("result_backend".into()));
-        assert_eq!(classify("task_time_limit", &Mode::Plain), KeyKind::New("task_time_limit".into()));
+        assert_eq!(
+            classify("CELERY_RESULT_BACKEND", &Mode::Plain),
+            KeyKind::Old("result_backend".into())
+        );
+        assert_eq!(
+            classify("task_time_limit", &Mode::Plain),
+            KeyKind::New("task_time_limit".into())
+        );
     }
 
     #[test]
     fn bounded_distance() {
         assert_eq!(distance("task_timelimit", "task_time_limit", 2), 1);
-        assert_eq!(distance("CELERT_TASK_TIME_LIMIT", "CELERY_TASK_TIME_LIMIT", 2), 1);
+        assert_eq!(
+            distance("CELERT_TASK_TIME_LIMIT", "CELERY_TASK_TIME_LIMIT", 2),
+            1
+        );
         assert!(distance("abc", "xyzxyz", 2) > 2);
     }
 }

@@ -72,7 +72,8 @@ pub struct Catalog {
 static CATALOG: LazyLock<Result<Catalog, String>> = LazyLock::new(|| {
     let mut rules = Vec::new();
     for rule in RULES {
-        let meta = RuleMeta::parse(&format!("{}.yaml", rule.id), rule.yaml).map_err(|e: CatalogError| e.to_string())?;
+        let meta = RuleMeta::parse(&format!("{}.yaml", rule.id), rule.yaml)
+            .map_err(|e: CatalogError| e.to_string())?;
         rules.push((rule, meta));
     }
     Ok(Catalog { rules })
@@ -81,7 +82,10 @@ static CATALOG: LazyLock<Result<Catalog, String>> = LazyLock::new(|| {
 pub fn catalog() -> Result<&'static Catalog, CatalogError> {
     match &*CATALOG {
         Ok(c) => Ok(c),
-        Err(e) => Err(CatalogError::Invalid { file: "(embedded)".into(), message: e.clone() }),
+        Err(e) => Err(CatalogError::Invalid {
+            file: "(embedded)".into(),
+            message: e.clone(),
+        }),
     }
 }
 
@@ -110,13 +114,21 @@ pub struct RuleOptions {
 
 impl Default for RuleOptions {
     fn default() -> Self {
-        RuleOptions { time_limit_aggregate_threshold: 5, extra_known_settings: Vec::new() }
+        RuleOptions {
+            time_limit_aggregate_threshold: 5,
+            extra_known_settings: Vec::new(),
+        }
     }
 }
 
 impl<'a> RuleCx<'a> {
     pub fn new(project: &'a Project, meta: &'a RuleMeta, options: &'a RuleOptions) -> Self {
-        RuleCx { project, meta, findings: Vec::new(), options }
+        RuleCx {
+            project,
+            meta,
+            findings: Vec::new(),
+            options,
+        }
     }
 
     pub fn into_findings(self) -> Vec<Finding> {
@@ -128,12 +140,24 @@ impl<'a> RuleCx<'a> {
         self.report_variant(module, span, None, args)
     }
 
-    pub fn report_variant(&mut self, module: usize, span: Span, variant: Option<&str>, args: &[(&str, &str)]) -> &mut Finding {
+    pub fn report_variant(
+        &mut self,
+        module: usize,
+        span: Span,
+        variant: Option<&str>,
+        args: &[(&str, &str)],
+    ) -> &mut Finding {
         let file = self.project.file(module).clone();
         self.report_in(file, span, variant, args)
     }
 
-    pub fn report_in(&mut self, file: Arc<SourceFile>, span: Span, variant: Option<&str>, args: &[(&str, &str)]) -> &mut Finding {
+    pub fn report_in(
+        &mut self,
+        file: Arc<SourceFile>,
+        span: Span,
+        variant: Option<&str>,
+        args: &[(&str, &str)],
+    ) -> &mut Finding {
         let message = self.meta.render(variant, args);
         let anchor = args.iter().map(|(_, v)| *v).collect::<Vec<_>>().join("|");
         self.findings.push(Finding {
@@ -147,15 +171,24 @@ impl<'a> RuleCx<'a> {
             task: None,
             anchor,
             related: Vec::new(),
-            variant: variant.filter(|v| self.meta.variants.contains_key(*v)).map(str::to_string),
-            args: args.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            variant: variant
+                .filter(|v| self.meta.variants.contains_key(*v))
+                .map(str::to_string),
+            args: args
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
             secret: None,
         });
         self.findings.last_mut().expect("just pushed")
     }
 
     pub fn related(&self, module: usize, span: Span, message: impl Into<String>) -> Related {
-        Related { file: self.project.file(module).clone(), span, message: message.into() }
+        Related {
+            file: self.project.file(module).clone(),
+            span,
+            message: message.into(),
+        }
     }
 }
 

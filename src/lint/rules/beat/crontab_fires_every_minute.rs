@@ -21,7 +21,8 @@ pub(crate) fn check(cx: &mut RuleCx<'_>) {
             if !has("minute") && pins_larger {
                 cx.report(m, c.span, &[("call", &c.text)]);
             } else if has("minute") && !has("hour") && DAY_FIELDS.iter().any(|f| has(f)) {
-                cx.report_variant(m, c.span, Some("hourly"), &[("call", &c.text)]).with_severity(Severity::Warning);
+                cx.report_variant(m, c.span, Some("hourly"), &[("call", &c.text)])
+                    .with_severity(Severity::Warning);
             }
         }
     }

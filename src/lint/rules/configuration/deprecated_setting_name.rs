@@ -22,6 +22,7 @@ pub(crate) fn check(cx: &mut RuleCx<'_>) {
             (_, m) => m.clone(),
         };
         let replacement = settings::spell(new, &mode);
-        cx.report(e.module, e.span, &[("key", &e.raw), ("new", &replacement)]).with_anchor(e.raw.clone());
+        cx.report(e.module, e.span, &[("key", &e.raw), ("new", &replacement)])
+            .with_anchor(e.raw.clone());
     }
 }

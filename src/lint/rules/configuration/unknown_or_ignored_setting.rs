@@ -7,14 +7,29 @@ use crate::lint::rules::RuleCx;
 
 /// Prefixes that third-party packages use for their own settings.
 const THIRD_PARTY_PREFIXES: &[&str] = &[
-    "CELERY_EMAIL_", "CELERY_HAYSTACK_", "CELERY_FLOWER_", "CELERY_ONCE", "CELERY_SINGLETON",
-    "CELERY_PROGRESS", "CELERY_MONITOR", "CELERY_SLACK", "CELERY_LOGGER", "CELERY_APP",
+    "CELERY_EMAIL_",
+    "CELERY_HAYSTACK_",
+    "CELERY_FLOWER_",
+    "CELERY_ONCE",
+    "CELERY_SINGLETON",
+    "CELERY_PROGRESS",
+    "CELERY_MONITOR",
+    "CELERY_SLACK",
+    "CELERY_LOGGER",
+    "CELERY_APP",
 ];
 
 /// Per-task options that have no global setting.
 const TASK_OPTIONS: &[&str] = &[
-    "max_retries", "default_retry_delay", "autoretry_for", "retry_backoff", "retry_backoff_max",
-    "retry_jitter", "retry_kwargs", "dont_autoretry_for", "throws",
+    "max_retries",
+    "default_retry_delay",
+    "autoretry_for",
+    "retry_backoff",
+    "retry_backoff_max",
+    "retry_jitter",
+    "retry_kwargs",
+    "dont_autoretry_for",
+    "throws",
 ];
 
 fn suggestion(raw: &str, mode: &Mode) -> Option<String> {
@@ -22,7 +37,9 @@ fn suggestion(raw: &str, mode: &Mode) -> Option<String> {
         Mode::Unknown => Mode::Namespace("CELERY".into()),
         m => m.clone(),
     };
-    let candidates: Vec<String> = settings::new_names().map(|n| settings::spell(n, &spelled_mode)).collect();
+    let candidates: Vec<String> = settings::new_names()
+        .map(|n| settings::spell(n, &spelled_mode))
+        .collect();
     // `CELERY_MAX_TASKS_PER_CHILD` → `CELERY_WORKER_MAX_TASKS_PER_CHILD`.
     if let Some(rest) = raw.strip_prefix("CELERY_") {
         let lower = rest.to_ascii_lowercase();
@@ -61,38 +78,70 @@ pub(crate) fn check(cx: &mut RuleCx<'_>) {
             continue;
         }
         let upper = raw == raw.to_ascii_uppercase();
-        let celery_prefixed = upper && (raw.starts_with("CELERY") || settings::distance(raw.split('_').next().unwrap_or(""), "CELERY", 1) <= 1 && raw.contains('_'));
-        let render_suggestion = |s: Option<String>| s.map(|s| format!("; did you mean `{s}`?")).unwrap_or_default();
+        let celery_prefixed = upper
+            && (raw.starts_with("CELERY")
+                || settings::distance(raw.split('_').next().unwrap_or(""), "CELERY", 1) <= 1
+                    && raw.contains('_'));
+        let render_suggestion = |s: Option<String>| {
+            s.map(|s| format!("; did you mean `{s}`?"))
+                .unwrap_or_default()
+        };
         match (&e.source, &e.mode) {
             (SourceKind::DjangoSettings, Mode::Plain) if celery_prefixed => {
                 // Case 4: namespaced spellings in settings read without a namespace.
-                let rest = raw.strip_prefix("CELERY_").unwrap_or(raw).to_ascii_lowercase();
+                let rest = raw
+                    .strip_prefix("CELERY_")
+                    .unwrap_or(raw)
+                    .to_ascii_lowercase();
                 if settings::is_new(&rest) {
                     let hint = "; pass `namespace=\"CELERY\"` to `config_from_object`".to_string();
-                    cx.report_variant(e.module, e.span, Some("namespace"), &[("key", raw), ("suggestion", &hint)]).with_anchor(raw.to_string());
+                    cx.report_variant(
+                        e.module,
+                        e.span,
+                        Some("namespace"),
+                        &[("key", raw), ("suggestion", &hint)],
+                    )
+                    .with_anchor(raw.to_string());
                     continue;
                 }
                 let s = render_suggestion(suggestion(raw, &Mode::Plain));
-                cx.report(e.module, e.span, &[("key", raw), ("suggestion", &s)]).with_anchor(raw.to_string());
+                cx.report(e.module, e.span, &[("key", raw), ("suggestion", &s)])
+                    .with_anchor(raw.to_string());
             }
             (SourceKind::DjangoSettings, mode) if celery_prefixed => {
-                let rest = raw.strip_prefix("CELERY_").unwrap_or("").to_ascii_lowercase();
+                let rest = raw
+                    .strip_prefix("CELERY_")
+                    .unwrap_or("")
+                    .to_ascii_lowercase();
                 let option = rest.strip_prefix("task_").unwrap_or(&rest);
                 if raw.starts_with("CELERY_") && TASK_OPTIONS.contains(&option) {
-                    cx.report_variant(e.module, e.span, Some("task_option"), &[("key", raw), ("option", option)]).with_anchor(raw.to_string());
+                    cx.report_variant(
+                        e.module,
+                        e.span,
+                        Some("task_option"),
+                        &[("key", raw), ("option", option)],
+                    )
+                    .with_anchor(raw.to_string());
                     continue;
                 }
                 let s = render_suggestion(suggestion(raw, mode));
-                cx.report(e.module, e.span, &[("key", raw), ("suggestion", &s)]).with_anchor(raw.to_string());
+                cx.report(e.module, e.span, &[("key", raw), ("suggestion", &s)])
+                    .with_anchor(raw.to_string());
             }
             (SourceKind::ConfigModule | SourceKind::ConfigClass | SourceKind::ConfWrite, _) => {
                 if upper {
                     // `CELERY_TASK_TIME_LIMIT` in a plain config module: read only with a namespace.
-                    if let Some(rest) = raw.strip_prefix("CELERY_") {
-                        if settings::is_new(&rest.to_ascii_lowercase()) {
-                            let hint = format!("; use `{}`", rest.to_ascii_lowercase());
-                            cx.report_variant(e.module, e.span, Some("namespace"), &[("key", raw), ("suggestion", &hint)]).with_anchor(raw.to_string());
-                        }
+                    if let Some(rest) = raw.strip_prefix("CELERY_")
+                        && settings::is_new(&rest.to_ascii_lowercase())
+                    {
+                        let hint = format!("; use `{}`", rest.to_ascii_lowercase());
+                        cx.report_variant(
+                            e.module,
+                            e.span,
+                            Some("namespace"),
+                            &[("key", raw), ("suggestion", &hint)],
+                        )
+                        .with_anchor(raw.to_string());
                     }
                     continue;
                 }
@@ -100,11 +149,14 @@ pub(crate) fn check(cx: &mut RuleCx<'_>) {
                 if !raw.contains('_') || raw.len() < 8 {
                     continue;
                 }
-                let Some(s) = suggestion(raw, &Mode::Plain) else { continue };
+                let Some(s) = suggestion(raw, &Mode::Plain) else {
+                    continue;
+                };
                 let same_group = s.split('_').next() == raw.split('_').next();
                 if same_group {
                     let s = render_suggestion(Some(s));
-                    cx.report(e.module, e.span, &[("key", raw), ("suggestion", &s)]).with_anchor(raw.to_string());
+                    cx.report(e.module, e.span, &[("key", raw), ("suggestion", &s)])
+                        .with_anchor(raw.to_string());
                 }
             }
             _ => {}

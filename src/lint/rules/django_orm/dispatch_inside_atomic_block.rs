@@ -16,7 +16,9 @@ pub(crate) fn check(cx: &mut RuleCx<'_>) {
             Some(t) => {
                 // A base class that defers publishing (e.g. on commit) handles this.
                 let def = project.def(t);
-                if project.base_overrides(def, &["apply_async", "delay"]) || project.base_unknown(def) {
+                if project.base_overrides(def, &["apply_async", "delay"])
+                    || project.base_unknown(def)
+                {
                     continue;
                 }
             }

@@ -8,13 +8,16 @@ pub(crate) fn check(cx: &mut RuleCx<'_>) {
         let def = project.def(task);
         if def.is_async {
             let name = project.task_label(task);
-            cx.report(task.module, def.def_span, &[("task", &name)]).with_task(task.name.as_deref());
+            cx.report(task.module, def.def_span, &[("task", &name)])
+                .with_task(task.name.as_deref());
         }
     }
     // Class-based tasks: `class Sync(Task): async def run(...)`.
     for (m, module) in project.modules.iter().enumerate() {
         for class in &module.facts.classes {
-            let Some((_, span)) = class.async_methods.iter().find(|(n, _)| n == "run") else { continue };
+            let Some((_, span)) = class.async_methods.iter().find(|(n, _)| n == "run") else {
+                continue;
+            };
             let registered = project.task_by_qualname(&class.qualname).is_some();
             if !registered && is_task_class(project, &class.bases, 0) {
                 cx.report(m, *span, &[("task", &class.name)]);
@@ -27,8 +30,16 @@ pub(crate) fn check(cx: &mut RuleCx<'_>) {
 fn is_task_class(project: &crate::lint::model::Project, bases: &[String], depth: usize) -> bool {
     depth < 8
         && bases.iter().any(|b| {
-            matches!(b.as_str(), "celery.Task" | "celery.app.task.Task" | "celery.task.Task")
-                || (b.ends_with(".Task") && project.apps.iter().any(|(_, a)| b == &format!("{}.Task", a.var)))
-                || project.class(b).is_some_and(|c| is_task_class(project, &c.bases, depth + 1))
+            matches!(
+                b.as_str(),
+                "celery.Task" | "celery.app.task.Task" | "celery.task.Task"
+            ) || (b.ends_with(".Task")
+                && project
+                    .apps
+                    .iter()
+                    .any(|(_, a)| b == &format!("{}.Task", a.var)))
+                || project
+                    .class(b)
+                    .is_some_and(|c| is_task_class(project, &c.bases, depth + 1))
         })
 }

@@ -6,7 +6,8 @@ pub(crate) fn check(cx: &mut RuleCx<'_>) {
     let project = cx.project;
     for (m, module) in project.modules.iter().enumerate() {
         for error in &module.facts.syntax_errors {
-            cx.report(m, error.span, &[("error", &error.message)]).with_anchor(error.message.clone());
+            cx.report(m, error.span, &[("error", &error.message)])
+                .with_anchor(error.message.clone());
         }
     }
 }

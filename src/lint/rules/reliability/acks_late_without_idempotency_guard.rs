@@ -5,7 +5,8 @@ use crate::lint::rules::RuleCx;
 
 pub(crate) fn check(cx: &mut RuleCx<'_>) {
     let project = cx.project;
-    let global_late = matches!(project.setting_value("task_acks_late"), Some((v, _)) if v.truthy() == Some(true));
+    let global_late =
+        matches!(project.setting_value("task_acks_late"), Some((v, _)) if v.truthy() == Some(true));
     for task in project.production_tasks() {
         let def = project.def(task);
         let late = match project.task_option(def, "acks_late") {
@@ -18,8 +19,12 @@ pub(crate) fn check(cx: &mut RuleCx<'_>) {
         }
         let name = project.task_label(task);
         for effect in def.body.side_effects.iter().filter(|e| !e.guarded) {
-            cx.report(task.module, effect.span, &[("task", &name), ("effect", &effect.desc)])
-                .with_task(task.name.as_deref());
+            cx.report(
+                task.module,
+                effect.span,
+                &[("task", &name), ("effect", &effect.desc)],
+            )
+            .with_task(task.name.as_deref());
         }
     }
 }

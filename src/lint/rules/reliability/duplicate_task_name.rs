@@ -11,12 +11,17 @@ pub(crate) fn check(cx: &mut RuleCx<'_>) {
     for (i, task) in project.tasks.iter().enumerate() {
         let module = &project.modules[task.module];
         let def = project.def(task);
-        let Some(name) = task.name.as_deref() else { continue };
+        let Some(name) = task.name.as_deref() else {
+            continue;
+        };
         // Generated names of tasks built inside functions (factories) are not reliable.
         if module.is_test || (!def.top_level && def.option("name").is_none()) {
             continue;
         }
-        by_name.entry(name).or_default().push((module.file.display_path(), def.def_span.start, i));
+        by_name
+            .entry(name)
+            .or_default()
+            .push((module.file.display_path(), def.def_span.start, i));
     }
     for (name, mut defs) in by_name {
         if defs.len() < 2 {
@@ -43,11 +48,23 @@ pub(crate) fn check(cx: &mut RuleCx<'_>) {
             let file = project.file(first.module);
             let pos = file.lines().line_col(&file.text, fd.def_span.start);
             let location = format!("{}:{}", file.display_path(), pos.line);
-            let related = cx.related(first.module, fd.def_span, format!("`{}` is first registered here", name));
-            cx.report(t.module, d.def_span, &[("name", name), ("other", &fd.qualname), ("location", &location)])
-                .with_task(Some(name))
-                .with_anchor(format!("{name}|{}", d.qualname))
-                .with_related(related);
+            let related = cx.related(
+                first.module,
+                fd.def_span,
+                format!("`{}` is first registered here", name),
+            );
+            cx.report(
+                t.module,
+                d.def_span,
+                &[
+                    ("name", name),
+                    ("other", &fd.qualname),
+                    ("location", &location),
+                ],
+            )
+            .with_task(Some(name))
+            .with_anchor(format!("{name}|{}", d.qualname))
+            .with_related(related);
         }
     }
 }

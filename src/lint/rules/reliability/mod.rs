@@ -7,7 +7,23 @@ pub mod task_decorator_not_outermost;
 
 /// Execution options of `apply_async` that `delay()`/`.s()` would pass as task data.
 pub(crate) const EXECUTION_OPTIONS: &[&str] = &[
-    "countdown", "eta", "expires", "queue", "routing_key", "exchange", "priority", "serializer",
-    "compression", "link", "link_error", "headers", "task_id", "ignore_result", "time_limit",
-    "soft_time_limit", "retry", "retry_policy", "shadow",
+    "countdown",
+    "eta",
+    "expires",
+    "queue",
+    "routing_key",
+    "exchange",
+    "priority",
+    "serializer",
+    "compression",
+    "link",
+    "link_error",
+    "headers",
+    "task_id",
+    "ignore_result",
+    "time_limit",
+    "soft_time_limit",
+    "retry",
+    "retry_policy",
+    "shadow",
 ];

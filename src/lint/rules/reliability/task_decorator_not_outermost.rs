@@ -4,7 +4,14 @@
 use crate::lint::rules::RuleCx;
 
 /// Decorators that return their argument unchanged or only annotate it.
-const TRANSPARENT: &[&str] = &["staticmethod", "classmethod", "typing.overload", "overload", "typing.final", "final"];
+const TRANSPARENT: &[&str] = &[
+    "staticmethod",
+    "classmethod",
+    "typing.overload",
+    "overload",
+    "typing.final",
+    "final",
+];
 
 pub(crate) fn check(cx: &mut RuleCx<'_>) {
     let project = cx.project;
@@ -26,8 +33,12 @@ pub(crate) fn check(cx: &mut RuleCx<'_>) {
             continue;
         }
         let outer_name = outer.split('(').next().unwrap_or(outer).to_string();
-        cx.report(task.module, def.decorator_span, &[("decorator", &def.decorator_text), ("outer", &outer_name)])
-            .with_task(task.name.as_deref())
-            .with_anchor(format!("{}|{}", def.qualname, outer_name));
+        cx.report(
+            task.module,
+            def.decorator_span,
+            &[("decorator", &def.decorator_text), ("outer", &outer_name)],
+        )
+        .with_task(task.name.as_deref())
+        .with_anchor(format!("{}|{}", def.qualname, outer_name));
     }
 }

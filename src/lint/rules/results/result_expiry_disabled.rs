@@ -12,17 +12,29 @@ pub(crate) fn check(cx: &mut RuleCx<'_>) {
         let v = project.resolve_value(&e.value);
         let disabled = matches!(v, Value::None) || v.as_seconds() == Some(0.0);
         if disabled {
-            cx.report(e.module, e.span, &[("key", &e.raw), ("value", &v.display())]).with_anchor(e.raw.clone());
+            cx.report(
+                e.module,
+                e.span,
+                &[("key", &e.raw), ("value", &v.display())],
+            )
+            .with_anchor(e.raw.clone());
         }
     }
     // Database and file backends only expire through `celery.backend_cleanup`, run by beat.
     if project.deployed_without_beat() {
         for e in project.setting("result_backend") {
-            let Value::Str(url) = project.resolve_value(&e.value) else { continue };
+            let Value::Str(url) = project.resolve_value(&e.value) else {
+                continue;
+            };
             if url == "django-db" || url.starts_with("db+") || url.starts_with("file://") {
-                cx.report_variant(e.module, e.span, Some("no_beat"), &[("key", &e.raw), ("value", &url)])
-                    .with_severity(crate::finding::Severity::Warning)
-                    .with_anchor(format!("{}|no_beat", e.raw));
+                cx.report_variant(
+                    e.module,
+                    e.span,
+                    Some("no_beat"),
+                    &[("key", &e.raw), ("value", &url)],
+                )
+                .with_severity(crate::finding::Severity::Warning)
+                .with_anchor(format!("{}|no_beat", e.raw));
             }
         }
     }

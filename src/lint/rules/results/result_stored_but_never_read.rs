@@ -7,13 +7,19 @@ use crate::lint::rules::RuleCx;
 
 pub(crate) fn check(cx: &mut RuleCx<'_>) {
     let project = cx.project;
-    if !project.has_result_backend() || project.ignores_results_globally() || project.config_unresolved {
+    if !project.has_result_backend()
+        || project.ignores_results_globally()
+        || project.config_unresolved
+    {
         return;
     }
     // Results kept on purpose for humans (admin, Flower): report as info.
     let extended = matches!(project.setting_value("result_extended"), Some((v, _)) if v.truthy() == Some(true))
-        || project.setting("result_backend").any(|e| matches!(&e.value, Value::Str(s) if s == "django-db" || s == "django-cache"));
-    let mut sites: Vec<Vec<(usize, &crate::lint::model::facts::CallSite)>> = vec![Vec::new(); project.tasks.len()];
+        || project
+            .setting("result_backend")
+            .any(|e| matches!(&e.value, Value::Str(s) if s == "django-db" || s == "django-cache"));
+    let mut sites: Vec<Vec<(usize, &crate::lint::model::facts::CallSite)>> =
+        vec![Vec::new(); project.tasks.len()];
     for (m, call) in project.calls() {
         if let Some(t) = project.task_for_call(call) {
             sites[t].push((m, call));
@@ -31,14 +37,27 @@ pub(crate) fn check(cx: &mut RuleCx<'_>) {
         if project.modules[task.module].is_test || (sites[i].is_empty() && !by_beat[i]) {
             continue;
         }
-        if project.task_ignores_result(def) != Some(false) || def.body.calls_update_state || project.referenced_otherwise(i) {
+        if project.task_ignores_result(def) != Some(false)
+            || def.body.calls_update_state
+            || project.referenced_otherwise(i)
+        {
             continue;
         }
         let all_discarded = sites[i].iter().all(|(_, c)| {
-            (c.periodic && matches!(c.kind, DispatchKind::S | DispatchKind::Si | DispatchKind::Signature))
+            (c.periodic
+                && matches!(
+                    c.kind,
+                    DispatchKind::S | DispatchKind::Si | DispatchKind::Signature
+                ))
                 || c.result_use == ResultUse::Discarded
-                && matches!(c.kind, DispatchKind::Delay | DispatchKind::ApplyAsync | DispatchKind::SendTask)
-                && !c.call_keywords.iter().any(|(k, _, _)| k == "link" || k == "link_error")
+                    && matches!(
+                        c.kind,
+                        DispatchKind::Delay | DispatchKind::ApplyAsync | DispatchKind::SendTask
+                    )
+                    && !c
+                        .call_keywords
+                        .iter()
+                        .any(|(k, _, _)| k == "link" || k == "link_error")
         });
         if !all_discarded {
             continue;
@@ -49,7 +68,9 @@ pub(crate) fn check(cx: &mut RuleCx<'_>) {
             .take(5)
             .map(|(m, c)| cx.related(*m, c.span, "the result is discarded here"))
             .collect();
-        let f = cx.report(task.module, def.def_span, &[("task", &name)]).with_task(task.name.as_deref());
+        let f = cx
+            .report(task.module, def.def_span, &[("task", &name)])
+            .with_task(task.name.as_deref());
         if extended {
             f.with_severity(Severity::Info);
         }

@@ -10,11 +10,16 @@ pub(crate) fn check(cx: &mut RuleCx<'_>) {
         if project.is_bound(def) != Some(false) {
             continue;
         }
-        let self_param = def.signature.params.first().is_some_and(|p| p.name == "self");
+        let self_param = def
+            .signature
+            .params
+            .first()
+            .is_some_and(|p| p.name == "self");
         let uses_self = def.top_level && !def.body.self_attrs.is_empty();
         if self_param || uses_self {
             let name = project.task_label(task);
-            cx.report(task.module, def.def_span, &[("task", &name)]).with_task(task.name.as_deref());
+            cx.report(task.module, def.def_span, &[("task", &name)])
+                .with_task(task.name.as_deref());
         }
     }
 }

@@ -3,7 +3,9 @@
 
 use crate::lint::rules::RuleCx;
 
-const PLACEHOLDERS: &[&str] = &["changeme", "password", "passwd", "secret", "xxx", "****", "example", "pass", "pwd", "redacted"];
+const PLACEHOLDERS: &[&str] = &[
+    "changeme", "password", "passwd", "secret", "xxx", "****", "example", "pass", "pwd", "redacted",
+];
 
 /// Split `scheme://user:password@host...` into (password, redacted URL, host).
 pub(crate) fn parse(url: &str) -> Option<(&str, String, &str)> {
@@ -16,7 +18,10 @@ pub(crate) fn parse(url: &str) -> Option<(&str, String, &str)> {
     }
     let host = hostpart.split(['/', '?', ';']).next().unwrap_or("");
     let host = if host.starts_with('[') {
-        host.split(']').next().map(|h| h.trim_start_matches('[')).unwrap_or(host)
+        host.split(']')
+            .next()
+            .map(|h| h.trim_start_matches('['))
+            .unwrap_or(host)
     } else {
         host.rsplit_once(':').map_or(host, |(h, _)| h)
     };
@@ -29,7 +34,10 @@ fn loopback(host: &str) -> bool {
 
 fn placeholder(password: &str) -> bool {
     let lower = password.to_ascii_lowercase();
-    password.contains('{') || password.contains('$') || password.contains('<') || password.contains('%')
+    password.contains('{')
+        || password.contains('$')
+        || password.contains('<')
+        || password.contains('%')
         || PLACEHOLDERS.contains(&lower.as_str())
         || lower.chars().all(|c| c == '*' || c == 'x')
 }
@@ -42,15 +50,21 @@ pub(crate) fn check(cx: &mut RuleCx<'_>) {
         }
         for url in &module.facts.urls {
             let context = url.context.to_ascii_lowercase();
-            let relevant = context.contains("broker") || context.contains("backend") || context.contains("celery");
+            let relevant = context.contains("broker")
+                || context.contains("backend")
+                || context.contains("celery");
             if !relevant {
                 continue;
             }
-            let Some((password, redacted, host)) = parse(&url.value) else { continue };
+            let Some((password, redacted, host)) = parse(&url.value) else {
+                continue;
+            };
             if loopback(host) || placeholder(password) || (password == "guest") {
                 continue;
             }
-            cx.report(m, url.span, &[("url", &redacted)]).with_anchor(redacted.clone()).with_secret(password);
+            cx.report(m, url.span, &[("url", &redacted)])
+                .with_anchor(redacted.clone())
+                .with_secret(password);
         }
     }
 }
@@ -61,7 +75,8 @@ mod tests {
 
     #[test]
     fn redacts_password() {
-        let (pw, redacted, host) = parse("amqp://shop:S3cr3t-pw@rabbit.internal:5672/shop").unwrap();
+        let (pw, redacted, host) =
+            parse("amqp://shop:S3cr3t-pw@rabbit.internal:5672/shop").unwrap();
         assert_eq!(pw, "S3cr3t-pw");
         assert_eq!(redacted, "amqp://shop:****@rabbit.internal:5672/shop");
         assert_eq!(host, "rabbit.internal");
