@@ -148,14 +148,12 @@ pub fn lint_files(inputs: Vec<InputFile>, settings: &LintSettings) -> Result<Lin
     lint_project(inputs, Vec::new(), settings)
 }
 
-/// Lint files plus the deployment facts found beside them.
-pub fn lint_project(
+/// Parse and model files in parallel and join them into the project model.
+pub fn build_project(
     inputs: Vec<InputFile>,
     worker_commands: Vec<model::facts::WorkerCommand>,
-    settings: &LintSettings,
-) -> Result<LintRun, LintError> {
-    let enabled = enabled_rules(settings)?;
-    let catalog = catalog()?;
+    options: &ModelOptions,
+) -> Result<Project, LintError> {
     let parsed: Vec<Result<Module, String>> = inputs
         .into_par_iter()
         .map(|input| {
@@ -185,16 +183,29 @@ pub fn lint_project(
         }
     }
     modules.sort_by(|a, b| a.file.path.cmp(&b.file.path));
+    let mut project = Project::build(modules, options);
+    project.worker_commands = worker_commands;
+    Ok(project)
+}
+
+/// Lint files plus the deployment facts found beside them.
+pub fn lint_project(
+    inputs: Vec<InputFile>,
+    worker_commands: Vec<model::facts::WorkerCommand>,
+    settings: &LintSettings,
+) -> Result<LintRun, LintError> {
+    let enabled = enabled_rules(settings)?;
+    let catalog = catalog()?;
+    let project = build_project(inputs, worker_commands, &settings.model)?;
     let mut run = LintRun {
-        files_checked: modules.len(),
-        files_with_syntax_errors: modules
+        files_checked: project.modules.len(),
+        files_with_syntax_errors: project
+            .modules
             .iter()
             .filter(|m| !m.facts.syntax_errors.is_empty())
             .count(),
         ..LintRun::default()
     };
-    let mut project = Project::build(modules, &settings.model);
-    project.worker_commands = worker_commands;
 
     // Rules only read the model: run them in parallel, keep registry order for determinism.
     let per_rule: Vec<Result<Vec<Finding>, LintError>> = enabled

@@ -105,6 +105,8 @@ pub(crate) struct Extractor<'s> {
     on_commit: usize,
     /// Inside a callee or an attribute chain: names there are not references to record.
     no_refs: u32,
+    /// Inside a canvas construction already recorded.
+    canvas_depth: u32,
     /// Inside the arguments of `add_periodic_task(...)`.
     periodic: usize,
     tries: Vec<TryFrame>,
@@ -143,6 +145,7 @@ impl<'s> Extractor<'s> {
             atomic: Vec::new(),
             on_commit: 0,
             no_refs: 0,
+            canvas_depth: 0,
             periodic: 0,
             tries: Vec::new(),
             class_depth: 0,
@@ -823,19 +826,117 @@ impl<'s> Extractor<'s> {
 
     fn is_canvas_expr(&self, expr: &Expr) -> bool {
         match expr {
-            Expr::Call(c) => self.qualify(&c.func).is_some_and(|q| {
-                matches!(
-                    q.as_str(),
-                    "celery.group"
-                        | "celery.chord"
-                        | "celery.chain"
-                        | "celery.canvas.group"
-                        | "celery.canvas.chord"
-                        | "celery.canvas.chain"
-                )
-            }),
+            Expr::Call(c) => self.canvas_kind(&c.func).is_some(),
+            // `a.s() | b.s()`
+            Expr::BinOp(b) if b.op == Operator::BitOr => {
+                self.signature_member(&b.left).is_some() || self.is_canvas_expr(&b.left)
+            }
             _ => false,
         }
+    }
+
+    fn canvas_kind(&self, func: &Expr) -> Option<CanvasKind> {
+        match self.qualify(func)?.as_str() {
+            "celery.group" | "celery.canvas.group" => Some(CanvasKind::Group),
+            "celery.chord" | "celery.canvas.chord" => Some(CanvasKind::Chord),
+            "celery.chain" | "celery.canvas.chain" => Some(CanvasKind::Chain),
+            _ => None,
+        }
+    }
+
+    /// `task.s(...)`, `task.si(...)`, `task.signature(...)` as a canvas member.
+    fn signature_member(&self, expr: &Expr) -> Option<CanvasMember> {
+        let Expr::Call(c) = expr else { return None };
+        let Expr::Attribute(a) = c.func.as_ref() else {
+            return None;
+        };
+        let method = a.attr.as_str();
+        if !matches!(method, "s" | "si" | "signature") {
+            return None;
+        }
+        let immutable = method == "si"
+            || Self::keyword(c, "immutable").is_some_and(|v| self.eval(v).truthy() == Some(true));
+        let args = if Self::has_starred(c) || method == "signature" {
+            ArgCount::Unknown
+        } else {
+            ArgCount::Known(c.arguments.args.len())
+        };
+        Some(CanvasMember {
+            target: self.qualify(&a.value)?,
+            immutable,
+            args,
+            span: span(c.range()),
+        })
+    }
+
+    /// The members of a canvas argument: one signature, a list/tuple/generator of them, or a
+    /// nested canvas (flattened for `chain`).
+    fn canvas_members(&self, expr: &Expr, out: &mut Vec<CanvasMember>) -> bool {
+        if let Some(m) = self.signature_member(expr) {
+            out.push(m);
+            return true;
+        }
+        match expr {
+            Expr::List(l) => l.elts.iter().all(|e| self.canvas_members(e, out)),
+            Expr::Tuple(t) => t.elts.iter().all(|e| self.canvas_members(e, out)),
+            Expr::Generator(g) => self.canvas_members(&g.elt, out),
+            Expr::ListComp(g) => self.canvas_members(&g.elt, out),
+            Expr::BinOp(b) if b.op == Operator::BitOr => {
+                self.canvas_members(&b.left, out) && self.canvas_members(&b.right, out)
+            }
+            Expr::Call(c) if self.canvas_kind(&c.func).is_some() => {
+                c.arguments.args.iter().all(|a| self.canvas_members(a, out))
+            }
+            _ => false,
+        }
+    }
+
+    /// Record a canvas construction: `chain(...)`, `group(...)`, `chord(header, body)`,
+    /// `chord(header)(body)`, or `a.s() | b.s()`.
+    fn record_canvas(&mut self, expr: &Expr) {
+        let (kind, header, body): (CanvasKind, Vec<&Expr>, Option<&Expr>) = match expr {
+            Expr::Call(c) => {
+                if let Some(kind) = self.canvas_kind(&c.func) {
+                    match kind {
+                        CanvasKind::Chord => (
+                            kind,
+                            c.arguments.args.first().into_iter().collect(),
+                            c.arguments.args.get(1),
+                        ),
+                        _ => (kind, c.arguments.args.iter().collect(), None),
+                    }
+                } else if let Expr::Call(inner) = c.func.as_ref() {
+                    // `chord(header)(body)`
+                    if self.canvas_kind(&inner.func) == Some(CanvasKind::Chord) {
+                        (
+                            CanvasKind::Chord,
+                            inner.arguments.args.first().into_iter().collect(),
+                            c.arguments.args.first(),
+                        )
+                    } else {
+                        return;
+                    }
+                } else {
+                    return;
+                }
+            }
+            Expr::BinOp(b) if b.op == Operator::BitOr && self.is_canvas_expr(expr) => {
+                (CanvasKind::Chain, vec![expr], None)
+            }
+            _ => return,
+        };
+        let mut members = Vec::new();
+        let complete = header.iter().all(|h| self.canvas_members(h, &mut members));
+        let mut body_members = Vec::new();
+        let body_complete = body.is_none_or(|b| self.canvas_members(b, &mut body_members));
+        self.facts.canvases.push(CanvasFacts {
+            kind,
+            members,
+            body: body_members,
+            complete: complete && body_complete,
+            span: span(expr.range()),
+            in_task: self.current_task().map(|t| t.qualname.clone()),
+        });
     }
 
     /// Handle a call expression before its children are visited.
@@ -1359,6 +1460,7 @@ impl<'s> Extractor<'s> {
             atomic: self.atomic_here(),
             in_function: self.in_function(),
             periodic: self.periodic > 0,
+            deferred: self.on_commit > 0,
         };
         self.facts.calls.push(site);
         self.call_index
@@ -1969,6 +2071,21 @@ impl<'s> Visitor<'s> for Extractor<'s> {
         match expr {
             Expr::Call(call) => {
                 let q = self.qualify(&call.func).unwrap_or_default();
+                // Nested canvases are members of the outer one, recorded with it.
+                if self.canvas_depth == 0
+                    && (self.canvas_kind(&call.func).is_some()
+                        || matches!(call.func.as_ref(), Expr::Call(inner) if self.canvas_kind(&inner.func) == Some(CanvasKind::Chord)))
+                {
+                    self.record_canvas(expr);
+                    self.canvas_depth += 1;
+                    self.on_call(call, &q);
+                    self.no_refs += 1;
+                    self.visit_expr(&call.func);
+                    self.no_refs -= 1;
+                    self.visit_arguments(&call.arguments);
+                    self.canvas_depth -= 1;
+                    return;
+                }
                 self.on_call(call, &q);
                 if q.ends_with(".add_periodic_task") {
                     self.visit_expr(&call.func);
@@ -2064,6 +2181,17 @@ impl<'s> Visitor<'s> for Extractor<'s> {
                 });
                 self.visit_expr(&l.body);
                 self.scopes.pop();
+                return;
+            }
+            Expr::BinOp(b)
+                if self.canvas_depth == 0
+                    && b.op == Operator::BitOr
+                    && self.is_canvas_expr(expr) =>
+            {
+                self.record_canvas(expr);
+                self.canvas_depth += 1;
+                visitor::walk_expr(self, expr);
+                self.canvas_depth -= 1;
                 return;
             }
             Expr::Yield(_) | Expr::YieldFrom(_) => {

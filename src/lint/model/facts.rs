@@ -343,6 +343,7 @@ impl ModuleFacts {
             f.body.shrink_to_fit();
         }
         self.calls.shrink_to_fit();
+        self.canvases.shrink_to_fit();
         self.crontabs.shrink_to_fit();
         self.urls.shrink_to_fit();
         self.noqa.shrink_to_fit();
@@ -457,6 +458,39 @@ pub struct CallSite {
     pub in_function: bool,
     /// Passed to `add_periodic_task(...)`: run by beat, nobody reads the result.
     pub periodic: bool,
+    /// Inside a `transaction.on_commit(...)` callback: runs after the commit.
+    pub deferred: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CanvasKind {
+    Chain,
+    Group,
+    Chord,
+}
+
+/// One signature in a canvas: `task.s(...)` (receives the parent's result) or `task.si(...)`.
+#[derive(Clone, Debug)]
+pub struct CanvasMember {
+    /// Qualified receiver of `.s()`/`.si()`.
+    pub target: String,
+    pub immutable: bool,
+    pub args: ArgCount,
+    pub span: Span,
+}
+
+/// A canvas construction (catalog M5): `chain`, `group`, `chord`, or `a.s() | b.s()`.
+#[derive(Clone, Debug)]
+pub struct CanvasFacts {
+    pub kind: CanvasKind,
+    /// Chain links in order, group members, or a chord's header.
+    pub members: Vec<CanvasMember>,
+    /// A chord's body (callback).
+    pub body: Vec<CanvasMember>,
+    /// Every member was understood (no computed signatures).
+    pub complete: bool,
+    pub span: Span,
+    pub in_task: Option<String>,
 }
 
 #[derive(Clone, Debug)]
@@ -510,6 +544,7 @@ pub struct ModuleFacts {
     pub tasks: Vec<TaskDef>,
     pub functions: Vec<FunctionFacts>,
     pub calls: Vec<CallSite>,
+    pub canvases: Vec<CanvasFacts>,
     pub crontabs: Vec<CrontabCall>,
     pub urls: Vec<UrlLiteral>,
     pub syntax_errors: Vec<SyntaxError>,

@@ -475,6 +475,91 @@ impl Project {
         self.other_refs = refs;
     }
 
+    // ----- routing (catalog M7) -----------------------------------------------------------
+
+    /// `task_routes` entries `(pattern, queue)`, in order; `None` when a router is computed
+    /// (a function, a dotted router path, a non-literal value) and routing is unknown.
+    pub fn task_routes(&self) -> Option<Vec<(String, String, &SettingEntry)>> {
+        let mut out = Vec::new();
+        for e in self.setting("task_routes") {
+            let value = self.resolve_value(&e.value);
+            let maps: Vec<Value> = match value {
+                Value::Dict(_) => vec![value],
+                Value::List(v) | Value::Tuple(v) => v,
+                Value::None => continue,
+                _ => return None,
+            };
+            for map in maps {
+                let Value::Dict(items) = map else { return None };
+                for (k, v) in items {
+                    let Value::Str(pattern) = k else { return None };
+                    let queue = match &v {
+                        Value::Str(q) => q.clone(),
+                        Value::Dict(_) => match v.dict_get("queue") {
+                            Some(Value::Str(q)) => q.clone(),
+                            _ => continue, // routed by exchange/routing key only
+                        },
+                        _ => return None,
+                    };
+                    out.push((pattern, queue, e));
+                }
+            }
+        }
+        Some(out)
+    }
+
+    /// Queue names declared in `task_queues` (`Queue("name", ...)` or dict keys); `None` when
+    /// not set or not literal.
+    pub fn task_queues(&self) -> Option<Vec<String>> {
+        let (value, _) = self.setting_value("task_queues")?;
+        let items = match &value {
+            Value::List(v) | Value::Tuple(v) | Value::Set(v) => v.clone(),
+            Value::Dict(d) => d.iter().map(|(k, _)| k.clone()).collect(),
+            _ => return None,
+        };
+        items
+            .iter()
+            .map(|i| match i {
+                Value::Str(s) => Some(s.clone()),
+                Value::Call { func, args, kwargs } if func.ends_with("Queue") => args
+                    .first()
+                    .and_then(|a| a.as_str().map(str::to_string))
+                    .or_else(|| {
+                        kwargs
+                            .iter()
+                            .find(|(k, _)| k == "name")
+                            .and_then(|(_, v)| v.as_str().map(str::to_string))
+                    }),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The default queue (`task_default_queue`, else `celery`); `None` when not literal.
+    pub fn default_queue(&self) -> Option<String> {
+        if !self.is_set("task_default_queue") {
+            return Some("celery".to_string());
+        }
+        self.setting_value("task_default_queue")
+            .and_then(|(v, _)| v.as_str().map(str::to_string))
+    }
+
+    /// The queue a task's messages go to when the caller passes no `queue=`: the task's own
+    /// `queue` option, else the first matching route, else the default queue.
+    pub fn task_queue(&self, task: &Task) -> Option<String> {
+        let def = self.def(task);
+        if let Some(v) = self.task_option(def, "queue") {
+            return self.resolve_value(&v).as_str().map(str::to_string);
+        }
+        let name = task.name.as_deref()?;
+        for (pattern, queue, _) in self.task_routes()? {
+            if route_matches(&pattern, name) {
+                return Some(queue);
+            }
+        }
+        self.default_queue()
+    }
+
     /// Tasks by registered name.
     pub fn tasks_named(&self, name: &str) -> &[usize] {
         self.tasks_by_name.get(name).map_or(&[], Vec::as_slice)
@@ -835,6 +920,18 @@ impl Project {
             .map(|(i, m)| (m.file.display_path(), i))
             .collect()
     }
+}
+
+/// Celery's route patterns: exact names, or globs with `*` (fnmatch semantics).
+pub fn route_matches(pattern: &str, name: &str) -> bool {
+    if !pattern.contains('*') && !pattern.contains('?') {
+        return pattern == name;
+    }
+    globset::GlobBuilder::new(pattern)
+        .literal_separator(false)
+        .build()
+        .map(|g| g.compile_matcher().is_match(name))
+        .unwrap_or(false)
 }
 
 fn class_entries(
