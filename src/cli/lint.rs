@@ -84,7 +84,10 @@ pub fn run(args: LintArgs) -> anyhow::Result<ExitStatus> {
     }
     drop(stderr);
     let skipped = collected.warnings.len();
-    let mut run = lint::lint_project(collected.inputs, collected.worker_commands, &settings)?;
+    let progress = Progress::start(collected.inputs.len());
+    let result = lint::lint_project(collected.inputs, collected.worker_commands, &settings);
+    progress.finish();
+    let mut run = result?;
     run.files_skipped = skipped;
     run.warnings = collected.warnings;
 
@@ -142,6 +145,54 @@ impl MaxWith for ColorChoice {
             self
         } else {
             other
+        }
+    }
+}
+
+/// A spinner on stderr for runs longer than a second, only when stderr is a terminal.
+struct Progress {
+    done: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    handle: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Progress {
+    fn start(files: usize) -> Progress {
+        use std::io::IsTerminal;
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let done = std::sync::Arc::new(AtomicBool::new(false));
+        if !std::io::stderr().is_terminal() {
+            return Progress { done, handle: None };
+        }
+        let flag = done.clone();
+        let handle = std::thread::spawn(move || {
+            let frames = ['|', '/', '-', '\\'];
+            let started = std::time::Instant::now();
+            let mut shown = false;
+            let mut i = 0;
+            while !flag.load(Ordering::Relaxed) {
+                std::thread::sleep(std::time::Duration::from_millis(100));
+                if started.elapsed() >= std::time::Duration::from_secs(1)
+                    && !flag.load(Ordering::Relaxed)
+                {
+                    eprint!("\r{} checking {files} files…", frames[i % frames.len()]);
+                    shown = true;
+                    i += 1;
+                }
+            }
+            if shown {
+                eprint!("\r\x1b[2K");
+            }
+        });
+        Progress {
+            done,
+            handle: Some(handle),
+        }
+    }
+
+    fn finish(mut self) {
+        self.done.store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some(h) = self.handle.take() {
+            let _ = h.join();
         }
     }
 }

@@ -196,7 +196,14 @@ pub fn lint_project(
 ) -> Result<LintRun, LintError> {
     let enabled = enabled_rules(settings)?;
     let catalog = catalog()?;
+    let t_model = std::time::Instant::now();
     let project = build_project(inputs, worker_commands, &settings.model)?;
+    if std::env::var_os("CELERY_DOCTOR_TIMINGS").is_some() {
+        eprintln!(
+            "celery-doctor: timings: parse and model {:?}",
+            t_model.elapsed()
+        );
+    }
     let mut run = LintRun {
         files_checked: project.modules.len(),
         files_with_syntax_errors: project
@@ -208,6 +215,8 @@ pub fn lint_project(
     };
 
     // Rules only read the model: run them in parallel, keep registry order for determinism.
+    let timings = std::env::var_os("CELERY_DOCTOR_TIMINGS").is_some();
+    let t_rules = std::time::Instant::now();
     let per_rule: Vec<Result<Vec<Finding>, LintError>> = enabled
         .par_iter()
         .map(|id| {
@@ -228,7 +237,15 @@ pub fn lint_project(
         findings.extend(r?);
     }
     run.rules_run = enabled;
+    let t_suppress = std::time::Instant::now();
     run.findings = apply_suppressions(&project, findings, settings);
+    if timings {
+        eprintln!(
+            "celery-doctor: timings: rules {:?}, suppressions and sorting {:?}",
+            t_suppress - t_rules,
+            t_suppress.elapsed()
+        );
+    }
     if settings.leak_model {
         std::mem::forget(project);
     }
@@ -297,10 +314,9 @@ fn apply_suppressions(
             f.severity = *s;
         }
     }
-    out.sort_by(|a, b| {
-        a.sort_key()
-            .cmp(&b.sort_key())
-            .then_with(|| a.message.cmp(&b.message))
+    out.sort_by_cached_key(|f| {
+        let (path, start, code) = f.sort_key();
+        (path, start, code, f.message.clone())
     });
     out.dedup_by(|a, b| {
         a.code == b.code

@@ -836,12 +836,7 @@ impl<'s> Extractor<'s> {
     }
 
     fn canvas_kind(&self, func: &Expr) -> Option<CanvasKind> {
-        match self.qualify(func)?.as_str() {
-            "celery.group" | "celery.canvas.group" => Some(CanvasKind::Group),
-            "celery.chord" | "celery.canvas.chord" => Some(CanvasKind::Chord),
-            "celery.chain" | "celery.canvas.chain" => Some(CanvasKind::Chain),
-            _ => None,
-        }
+        canvas_kind_of(&self.qualify(func)?)
     }
 
     /// `task.s(...)`, `task.si(...)`, `task.signature(...)` as a canvas member.
@@ -941,7 +936,6 @@ impl<'s> Extractor<'s> {
 
     /// Handle a call expression before its children are visited.
     fn on_call(&mut self, call: &'s ast::ExprCall, q: &str) {
-        let q = q.to_string();
         let call_span = span(call.range());
 
         if let Expr::Attribute(attr) = call.func.as_ref() {
@@ -1134,7 +1128,7 @@ impl<'s> Extractor<'s> {
 
         // `signature("name", ...)`.
         if matches!(
-            q.as_str(),
+            q,
             "celery.signature"
                 | "celery.canvas.signature"
                 | "celery.canvas.Signature"
@@ -1149,7 +1143,7 @@ impl<'s> Extractor<'s> {
         }
 
         // HTTP calls.
-        let http = match q.as_str() {
+        let http = match q {
             s if s.starts_with("requests.")
                 && REQUESTS_FUNCS.contains(&Self::last_segment(s))
                 && (s.matches('.').count() == 1 || s.starts_with("requests.api.")) =>
@@ -1162,7 +1156,7 @@ impl<'s> Extractor<'s> {
                 // httpx has a default timeout: only an explicit `timeout=None` is a problem.
                 if Self::keyword(call, "timeout").is_some_and(|v| matches!(v, Expr::NoneLiteral(_)))
                 {
-                    self.push_http(q.clone(), call_span);
+                    self.push_http(q.to_string(), call_span);
                 }
                 None
             }
@@ -1177,7 +1171,7 @@ impl<'s> Extractor<'s> {
 
         // Crontab.
         if matches!(
-            q.as_str(),
+            q,
             "celery.schedules.crontab" | "celery.crontab" | "celery.task.schedules.crontab"
         ) {
             self.facts.crontabs.push(CrontabCall {
@@ -1206,7 +1200,7 @@ impl<'s> Extractor<'s> {
         // calls on local objects cannot reach a project helper by name.
         let global = matches!(Self::base_name(&call.func), Expr::Name(n) if self.is_global_name(n.id.as_str()));
         if global && q.contains('.') {
-            self.scope().body.calls.push((q.clone(), call_span));
+            self.scope().body.calls.push((q.to_string(), call_span));
         }
         if Self::last_segment(&q) == "update_state" {
             self.scope().body.calls_update_state = true;
@@ -1495,7 +1489,23 @@ impl<'s> Extractor<'s> {
     // ----- statements ----------------------------------------------------------------------
 
     fn on_assign(&mut self, targets: &'s [Expr], value: &'s Expr) {
-        let v = self.eval(value);
+        // Values matter only for module-level names and `app.conf` writes; evaluating every
+        // local assignment would cost as much as the rest of the extraction.
+        let needs_value = self.at_module_level()
+            || targets.iter().any(|t| match t {
+                Expr::Attribute(a) => {
+                    matches!(a.value.as_ref(), Expr::Attribute(c) if c.attr.as_str() == "conf")
+                }
+                Expr::Subscript(s) => {
+                    matches!(s.value.as_ref(), Expr::Attribute(c) if c.attr.as_str() == "conf")
+                }
+                _ => false,
+            });
+        let v = if needs_value {
+            self.eval(value)
+        } else {
+            Value::Unknown
+        };
         for target in targets {
             match target {
                 Expr::Name(n) => {
@@ -1660,6 +1670,15 @@ impl<'s> Extractor<'s> {
     }
 
     fn note_url(&mut self, expr: &Expr, context: &str) {
+        // Cheap test first: most strings are not URLs with credentials.
+        let candidate = match expr {
+            Expr::StringLiteral(s) => s.value.iter().any(|p| p.value.contains('@')),
+            Expr::FString(_) => self.text(expr.range()).contains('@'),
+            _ => false,
+        };
+        if !candidate {
+            return;
+        }
         let Some(value) = Self::literal_text(expr) else {
             return;
         };
@@ -1735,6 +1754,15 @@ fn arith(op: Operator, l: &Value, r: &Value) -> Value {
         Value::Int(out as i64)
     } else {
         Value::Float(out)
+    }
+}
+
+fn canvas_kind_of(q: &str) -> Option<CanvasKind> {
+    match q {
+        "celery.group" | "celery.canvas.group" => Some(CanvasKind::Group),
+        "celery.chord" | "celery.canvas.chord" => Some(CanvasKind::Chord),
+        "celery.chain" | "celery.canvas.chain" => Some(CanvasKind::Chain),
+        _ => None,
     }
 }
 
@@ -2072,10 +2100,9 @@ impl<'s> Visitor<'s> for Extractor<'s> {
             Expr::Call(call) => {
                 let q = self.qualify(&call.func).unwrap_or_default();
                 // Nested canvases are members of the outer one, recorded with it.
-                if self.canvas_depth == 0
-                    && (self.canvas_kind(&call.func).is_some()
-                        || matches!(call.func.as_ref(), Expr::Call(inner) if self.canvas_kind(&inner.func) == Some(CanvasKind::Chord)))
-                {
+                let starts_canvas = canvas_kind_of(&q).is_some()
+                    || matches!(call.func.as_ref(), Expr::Call(inner) if self.canvas_kind(&inner.func) == Some(CanvasKind::Chord));
+                if self.canvas_depth == 0 && starts_canvas {
                     self.record_canvas(expr);
                     self.canvas_depth += 1;
                     self.on_call(call, &q);
