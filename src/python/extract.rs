@@ -1163,11 +1163,11 @@ impl<'s> Extractor<'s> {
             _ => None,
         };
         if let Some(pos) = http {
-            self.check_http(call, &q, pos);
+            self.check_http(call, q, pos);
         }
 
         // Side effects (CD101) and idempotency guards.
-        self.on_side_effect(call, &q);
+        self.on_side_effect(call, q);
 
         // Crontab.
         if matches!(
@@ -1202,7 +1202,7 @@ impl<'s> Extractor<'s> {
         if global && q.contains('.') {
             self.scope().body.calls.push((q.to_string(), call_span));
         }
-        if Self::last_segment(&q) == "update_state" {
+        if Self::last_segment(q) == "update_state" {
             self.scope().body.calls_update_state = true;
         }
 
