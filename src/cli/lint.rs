@@ -77,7 +77,12 @@ pub fn run(args: LintArgs) -> anyhow::Result<ExitStatus> {
         args.format.is_machine(),
         args.output.is_some(),
     );
+    let timings = std::env::var_os("CELERY_DOCTOR_TIMINGS").is_some();
+    let t_walk = std::time::Instant::now();
     let collected = walk::collect(&args.paths, settings.exclude.as_ref(), &cwd)?;
+    if timings {
+        eprintln!("celery-doctor: timings: walk and read {:?}", t_walk.elapsed());
+    }
     let mut stderr = std::io::stderr().lock();
     for w in &collected.warnings {
         writeln!(stderr, "celery-doctor: warning: {w}")?;
@@ -91,6 +96,7 @@ pub fn run(args: LintArgs) -> anyhow::Result<ExitStatus> {
     run.files_skipped = skipped;
     run.warnings = collected.warnings;
 
+    let t_report = std::time::Instant::now();
     let text = TextOptions {
         statistics: args.statistics,
         quiet: args.quiet,
@@ -126,6 +132,9 @@ pub fn run(args: LintArgs) -> anyhow::Result<ExitStatus> {
             report::write(args.format, &mut out, &run, text)?;
             out.flush()?;
         }
+    }
+    if timings {
+        eprintln!("celery-doctor: timings: report {:?}", t_report.elapsed());
     }
     if run.findings.is_empty() || args.exit_zero {
         Ok(ExitStatus::Success)
