@@ -81,7 +81,10 @@ pub fn run(args: LintArgs) -> anyhow::Result<ExitStatus> {
     let t_walk = std::time::Instant::now();
     let collected = walk::collect(&args.paths, settings.exclude.as_ref(), &cwd)?;
     if timings {
-        eprintln!("celery-doctor: timings: walk and read {:?}", t_walk.elapsed());
+        eprintln!(
+            "celery-doctor: timings: walk and read {:?}",
+            t_walk.elapsed()
+        );
     }
     let mut stderr = std::io::stderr().lock();
     for w in &collected.warnings {

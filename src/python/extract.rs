@@ -272,7 +272,7 @@ impl<'s> Extractor<'s> {
     /// Qualified name of a `Name`/`Attribute` chain, resolved through imports and local
     /// definitions. Unknown bare names are returned as they are.
     fn qualify(&self, expr: &Expr) -> Option<String> {
-        let mut out = String::new();
+        let mut out = String::with_capacity(64);
         self.qualify_into(expr, &mut out).then_some(out)
     }
 

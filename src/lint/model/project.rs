@@ -98,6 +98,8 @@ pub struct Project {
     /// Celery command lines from deployment files (catalog M8).
     pub worker_commands: Vec<WorkerCommand>,
     other_refs: HashSet<String>,
+    /// Literal `task_annotations` dicts, resolved once.
+    annotations: Vec<Value>,
 }
 
 /// Options hints from the configuration file.
@@ -134,6 +136,10 @@ impl Project {
         p.build_tasks();
         p.build_other_refs();
         p.build_config(options);
+        p.annotations = p
+            .setting("task_annotations")
+            .map(|e| p.resolve_value(&e.value))
+            .collect();
         p
     }
 
@@ -398,13 +404,15 @@ impl Project {
                 return Some(a.value.clone());
             }
         }
+        if self.annotations.is_empty() {
+            return None;
+        }
         let task_name = match def.option("name") {
-            Some(Value::Str(s)) => s.clone(),
-            _ => def.qualname.clone(),
+            Some(Value::Str(s)) => s.as_str(),
+            _ => def.qualname.as_str(),
         };
-        for e in self.setting("task_annotations") {
-            let annotations = self.resolve_value(&e.value);
-            for key in [task_name.as_str(), "*"] {
+        for annotations in &self.annotations {
+            for key in [task_name, "*"] {
                 if let Some(v) = annotations
                     .dict_get(key)
                     .and_then(|opts| opts.dict_get(name))
