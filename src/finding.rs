@@ -60,23 +60,71 @@ impl Span {
 pub struct SourceFile {
     /// Path relative to the working directory (or as given), with `/` separators.
     pub path: Arc<Path>,
-    pub text: Box<str>,
+    /// The text that was modelled. Files read from disk drop it after modelling (like Ruff,
+    /// we do not hold a whole tree in memory) and reload it when a reporter needs it.
+    text: std::sync::OnceLock<Box<str>>,
+    /// Where to reload the text from, and a hash of the text that was modelled: if the file
+    /// changed in between, the reporters get an empty text rather than wrong lines.
+    disk: Option<(std::path::PathBuf, u64)>,
     /// Built on first use: most files never need line numbers.
     lines: std::sync::OnceLock<crate::python::LineIndex>,
 }
 
+/// A fast, non-cryptographic content hash.
+pub fn content_hash(text: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = rustc_hash::FxHasher::default();
+    text.hash(&mut h);
+    h.finish()
+}
+
 impl SourceFile {
+    /// A file whose text stays in memory.
     pub fn new(path: Arc<Path>, text: Box<str>) -> Self {
+        let cell = std::sync::OnceLock::new();
+        let _ = cell.set(text);
         SourceFile {
             path,
-            text,
+            text: cell,
+            disk: None,
             lines: std::sync::OnceLock::new(),
         }
     }
 
+    /// A file read from `disk`, modelled with text of hash `hash`; the text is reloaded lazily.
+    pub fn from_disk(path: Arc<Path>, disk: std::path::PathBuf, hash: u64) -> Self {
+        SourceFile {
+            path,
+            text: std::sync::OnceLock::new(),
+            disk: Some((disk, hash)),
+            lines: std::sync::OnceLock::new(),
+        }
+    }
+
+    pub fn text(&self) -> &str {
+        self.text.get_or_init(|| {
+            let Some((disk, hash)) = &self.disk else {
+                return Box::from("");
+            };
+            match std::fs::read_to_string(disk) {
+                Ok(mut t) => {
+                    if t.starts_with('\u{feff}') {
+                        t.replace_range(..3, "");
+                    }
+                    if content_hash(&t) == *hash {
+                        t.into_boxed_str()
+                    } else {
+                        Box::from("")
+                    }
+                }
+                Err(_) => Box::from(""),
+            }
+        })
+    }
+
     pub fn lines(&self) -> &crate::python::LineIndex {
         self.lines
-            .get_or_init(|| crate::python::LineIndex::new(&self.text))
+            .get_or_init(|| crate::python::LineIndex::new(self.text()))
     }
 
     pub fn display_path(&self) -> String {
@@ -121,11 +169,13 @@ pub struct Finding {
 
 impl Finding {
     pub fn start(&self) -> crate::python::LineCol {
-        self.file.lines().line_col(&self.file.text, self.span.start)
+        self.file
+            .lines()
+            .line_col(&self.file.text(), self.span.start)
     }
 
     pub fn end(&self) -> crate::python::LineCol {
-        self.file.lines().line_col(&self.file.text, self.span.end)
+        self.file.lines().line_col(&self.file.text(), self.span.end)
     }
 
     /// Source text with the finding's secret (if any) masked.
@@ -141,5 +191,32 @@ impl Finding {
     /// Sort key: path, line, column, code.
     pub fn sort_key(&self) -> (String, u32, &'static str) {
         (self.file.display_path(), self.span.start, self.code)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reloads_the_modelled_text_and_never_a_changed_one() {
+        let dir = std::env::temp_dir().join(format!("celery-doctor-reload-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("tasks.py");
+        std::fs::write(&path, "x = 1\n").unwrap();
+        let same = SourceFile::from_disk(
+            Arc::from(Path::new("tasks.py")),
+            path.clone(),
+            content_hash("x = 1\n"),
+        );
+        assert_eq!(same.text(), "x = 1\n");
+        let changed = SourceFile::from_disk(
+            Arc::from(Path::new("tasks.py")),
+            path.clone(),
+            content_hash("y = 2\n"),
+        );
+        assert_eq!(changed.text(), "");
+        assert_eq!(changed.lines().line_col(changed.text(), 40).line, 1);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

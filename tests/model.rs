@@ -19,6 +19,7 @@ fn project(files: &[(&str, &str)]) -> Project {
             text: t.to_string(),
             module,
             is_package,
+            disk: None,
         })
         .collect();
     lint::build_project(inputs, Vec::new(), &ModelOptions::default()).unwrap()

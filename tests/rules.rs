@@ -44,6 +44,7 @@ fn example_files(snippet: &str) -> Vec<InputFile> {
             text,
             module,
             is_package,
+            disk: None,
         })
         .collect()
 }

@@ -82,8 +82,9 @@ pub fn run(args: LintArgs) -> anyhow::Result<ExitStatus> {
     let collected = walk::collect(&args.paths, settings.exclude.as_ref(), &cwd)?;
     if timings {
         eprintln!(
-            "celery-doctor: timings: walk and read {:?}",
-            t_walk.elapsed()
+            "celery-doctor: timings: walk and read {:?} (peak RSS {})",
+            t_walk.elapsed(),
+            lint::peak_rss()
         );
     }
     let mut stderr = std::io::stderr().lock();
@@ -137,7 +138,11 @@ pub fn run(args: LintArgs) -> anyhow::Result<ExitStatus> {
         }
     }
     if timings {
-        eprintln!("celery-doctor: timings: report {:?}", t_report.elapsed());
+        eprintln!(
+            "celery-doctor: timings: report {:?} (peak RSS {})",
+            t_report.elapsed(),
+            lint::peak_rss()
+        );
     }
     if run.findings.is_empty() || args.exit_zero {
         Ok(ExitStatus::Success)

@@ -71,6 +71,9 @@ pub struct InputFile {
     /// Dotted module name (`shop.tasks`), empty when unknown.
     pub module: String,
     pub is_package: bool,
+    /// The file on disk the text was read from: its text is dropped after modelling and
+    /// reloaded for reporting. `None` keeps the text in memory.
+    pub disk: Option<PathBuf>,
 }
 
 /// Does `selector` select rule `id`?
@@ -163,7 +166,13 @@ pub fn build_project(
             }))
             .map_err(|_| input.path.display().to_string())?;
             let is_test = is_test_path(&input.path);
-            let file = Arc::new(SourceFile::new(Arc::from(input.path.as_path()), text));
+            let path: Arc<Path> = Arc::from(input.path.as_path());
+            let file = Arc::new(match input.disk {
+                Some(disk) => {
+                    SourceFile::from_disk(path, disk, crate::finding::content_hash(&text))
+                }
+                None => SourceFile::new(path, text),
+            });
             Ok(Module {
                 facts,
                 file,
@@ -200,8 +209,9 @@ pub fn lint_project(
     let project = build_project(inputs, worker_commands, &settings.model)?;
     if std::env::var_os("CELERY_DOCTOR_TIMINGS").is_some() {
         eprintln!(
-            "celery-doctor: timings: parse and model {:?}",
-            t_model.elapsed()
+            "celery-doctor: timings: parse and model {:?} (peak RSS {})",
+            t_model.elapsed(),
+            peak_rss()
         );
     }
     let mut run = LintRun {
@@ -241,9 +251,10 @@ pub fn lint_project(
     run.findings = apply_suppressions(&project, findings, settings);
     if timings {
         eprintln!(
-            "celery-doctor: timings: rules {:?}, suppressions and sorting {:?}",
+            "celery-doctor: timings: rules {:?}, suppressions and sorting {:?} (peak RSS {})",
             t_suppress - t_rules,
-            t_suppress.elapsed()
+            t_suppress.elapsed(),
+            peak_rss()
         );
     }
     if settings.leak_model {
@@ -339,4 +350,16 @@ pub fn module_names_in_memory(paths: &[PathBuf]) -> Vec<(String, bool)> {
         .iter()
         .map(|p| walk::module_name(p, &|dir: &Path| inits.contains(dir)))
         .collect()
+}
+
+/// Peak resident set size so far (Linux `VmHWM`), for `CELERY_DOCTOR_TIMINGS`.
+pub fn peak_rss() -> String {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .map(|l| l[6..].trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown".to_string())
 }

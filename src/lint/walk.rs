@@ -241,6 +241,7 @@ pub fn collect(
                 text,
                 module,
                 is_package,
+                disk: Some(path.clone()),
             })
         })
         .collect();
