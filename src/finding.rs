@@ -171,11 +171,11 @@ impl Finding {
     pub fn start(&self) -> crate::python::LineCol {
         self.file
             .lines()
-            .line_col(&self.file.text(), self.span.start)
+            .line_col(self.file.text(), self.span.start)
     }
 
     pub fn end(&self) -> crate::python::LineCol {
-        self.file.lines().line_col(&self.file.text(), self.span.end)
+        self.file.lines().line_col(self.file.text(), self.span.end)
     }
 
     /// Source text with the finding's secret (if any) masked.

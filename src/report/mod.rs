@@ -54,7 +54,7 @@ pub fn write(
 pub fn fingerprint(f: &Finding) -> String {
     let line = f.file.lines().line_of(f.span.start);
     let source: String = f
-        .redact(f.file.lines().line_text(&f.file.text(), line))
+        .redact(f.file.lines().line_text(f.file.text(), line))
         .split_whitespace()
         .collect::<Vec<_>>()
         .join(" ");

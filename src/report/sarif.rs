@@ -87,8 +87,8 @@ fn rule_descriptor(meta: &RuleMeta) -> Value {
 }
 
 fn region(file: &SourceFile, span: Span, redact: &dyn Fn(&str) -> String) -> Value {
-    let s = file.lines().line_col(&file.text(), span.start);
-    let mut e = file.lines().line_col(&file.text(), span.end);
+    let s = file.lines().line_col(file.text(), span.start);
+    let mut e = file.lines().line_col(file.text(), span.end);
     if e <= s {
         e = crate::python::LineCol {
             line: s.line,
@@ -124,7 +124,7 @@ fn context_region(file: &SourceFile, span: Span, redact: &dyn Fn(&str) -> String
         return None;
     }
     let text: Vec<&str> = (first..=last)
-        .map(|l| file.lines().line_text(&file.text(), l))
+        .map(|l| file.lines().line_text(file.text(), l))
         .collect();
     Some(json!({
         "startLine": first + 1,

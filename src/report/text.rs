@@ -32,7 +32,7 @@ fn write_finding(out: &mut dyn Write, f: &Finding) -> std::io::Result<()> {
     )?;
     let line_idx = start.line as usize - 1;
     let src = f
-        .redact(f.file.lines().line_text(&f.file.text(), line_idx))
+        .redact(f.file.lines().line_text(f.file.text(), line_idx))
         .replace('\t', " ");
     let num = start.line.to_string();
     let pad = " ".repeat(num.len());

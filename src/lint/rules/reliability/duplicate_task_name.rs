@@ -46,7 +46,7 @@ pub(crate) fn check(cx: &mut RuleCx<'_>) {
             let Some(first) = first else { continue };
             let fd = project.def(first);
             let file = project.file(first.module);
-            let pos = file.lines().line_col(&file.text(), fd.def_span.start);
+            let pos = file.lines().line_col(file.text(), fd.def_span.start);
             let location = format!("{}:{}", file.display_path(), pos.line);
             let related = cx.related(
                 first.module,
