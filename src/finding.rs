@@ -70,6 +70,17 @@ pub struct SourceFile {
     lines: std::sync::OnceLock<crate::python::LineIndex>,
 }
 
+/// Mask every secret in `text`.
+pub fn redact<'a>(secrets: &[String], text: &'a str) -> std::borrow::Cow<'a, str> {
+    let mut out = std::borrow::Cow::Borrowed(text);
+    for secret in secrets.iter().filter(|s| !s.is_empty()) {
+        if out.contains(secret.as_str()) {
+            out = std::borrow::Cow::Owned(out.replace(secret.as_str(), "****"));
+        }
+    }
+    out
+}
+
 /// A fast, non-cryptographic content hash.
 pub fn content_hash(text: &str) -> u64 {
     use std::hash::{Hash, Hasher};
@@ -163,8 +174,9 @@ pub struct Finding {
     /// The message variant and its template arguments (SARIF `message.id`/`arguments`).
     pub variant: Option<String>,
     pub args: Vec<(String, String)>,
-    /// A secret in the flagged source (CD803): reporters mask it wherever they show source.
-    pub secret: Option<String>,
+    /// Every credential the model found in URL literals of the project: reporters mask them
+    /// wherever they show source text, and messages are masked before they are stored.
+    pub secrets: Arc<[String]>,
 }
 
 impl Finding {
@@ -178,14 +190,9 @@ impl Finding {
         self.file.lines().line_col(self.file.text(), self.span.end)
     }
 
-    /// Source text with the finding's secret (if any) masked.
+    /// Source text with every known secret masked.
     pub fn redact<'a>(&self, text: &'a str) -> std::borrow::Cow<'a, str> {
-        match &self.secret {
-            Some(secret) if !secret.is_empty() && text.contains(secret.as_str()) => {
-                text.replace(secret.as_str(), "****").into()
-            }
-            _ => text.into(),
-        }
+        redact(&self.secrets, text)
     }
 
     /// Sort key: path, line, column, code.

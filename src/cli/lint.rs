@@ -122,13 +122,19 @@ pub fn run(args: LintArgs) -> anyhow::Result<ExitStatus> {
             ));
             let file = std::fs::File::create(&tmp)
                 .with_context(|| format!("cannot write output file {}", path.display()))?;
-            let mut out = BufWriter::new(file);
-            report::write(args.format, &mut out, &run, text)?;
-            out.flush()
-                .with_context(|| format!("cannot write output file {}", path.display()))?;
-            drop(out);
-            std::fs::rename(&tmp, path)
-                .with_context(|| format!("cannot write output file {}", path.display()))?;
+            let written = (|| -> anyhow::Result<()> {
+                let mut out = BufWriter::new(file);
+                report::write(args.format, &mut out, &run, text)?;
+                out.flush()?;
+                drop(out);
+                std::fs::rename(&tmp, path)?;
+                Ok(())
+            })();
+            if let Err(err) = written {
+                // Leave nothing half-written behind.
+                let _ = std::fs::remove_file(&tmp);
+                return Err(err.context(format!("cannot write output file {}", path.display())));
+            }
         }
         None => {
             let stdout = std::io::stdout();

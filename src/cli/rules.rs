@@ -51,7 +51,7 @@ pub fn run_rules(args: RulesArgs) -> anyhow::Result<ExitStatus> {
                 .iter()
                 .map(|(_, m)| json!({"code": m.id, "name": m.name, "category": m.category, "severity": m.severity, "default": m.default, "fix": format!("{:?}", m.fix).to_lowercase(), "summary": m.summary()}))
                 .collect();
-            serde_json::to_writer_pretty(&mut out, &items)?;
+            serde_json::to_writer_pretty(&mut out, &items).map_err(std::io::Error::from)?;
             writeln!(out)?;
         }
         InfoFormat::Text => {
@@ -106,7 +106,7 @@ pub fn run_rule(args: RuleArgs) -> anyhow::Result<ExitStatus> {
                 "explanation": m.explanation, "references": m.references,
                 "examples": {"bad": m.examples.bad, "good": m.examples.good},
             });
-            serde_json::to_writer_pretty(&mut out, &v)?;
+            serde_json::to_writer_pretty(&mut out, &v).map_err(std::io::Error::from)?;
             writeln!(out)?;
         }
         InfoFormat::Text => {

@@ -87,7 +87,7 @@ pub fn validate_selectors<'a>(
 ) -> Result<(), LintError> {
     let catalog = catalog()?;
     for s in selectors {
-        if !catalog.rules.iter().any(|(r, _)| matches(s, r.id)) {
+        if s.trim().is_empty() || !catalog.rules.iter().any(|(r, _)| matches(s, r.id)) {
             return Err(LintError::UnknownSelector(s.clone()));
         }
     }
@@ -246,6 +246,21 @@ pub fn lint_project(
     for r in per_rule {
         findings.extend(r?);
     }
+    // Secrets never reach output: mask every credential the model saw, wherever it appears.
+    let secrets: Arc<[String]> = Arc::from(project_secrets(&project));
+    if !secrets.is_empty() {
+        for f in &mut findings {
+            f.message = crate::finding::redact(&secrets, &f.message).into_owned();
+            f.anchor = crate::finding::redact(&secrets, &f.anchor).into_owned();
+            for (_, v) in &mut f.args {
+                *v = crate::finding::redact(&secrets, v).into_owned();
+            }
+            for r in &mut f.related {
+                r.message = crate::finding::redact(&secrets, &r.message).into_owned();
+            }
+            f.secrets = secrets.clone();
+        }
+    }
     run.rules_run = enabled;
     let t_suppress = std::time::Instant::now();
     run.findings = apply_suppressions(&project, findings, settings);
@@ -277,7 +292,7 @@ fn apply_suppressions(
         let entry = noqa.entry(key).or_default();
         if !m.facts.noqa.is_empty() && findings.iter().any(|f| Arc::ptr_eq(&f.file, &m.file)) {
             for n in &m.facts.noqa {
-                let line = m.file.lines().line_of(n.offset);
+                let line = n.line;
                 entry
                     .entry(line)
                     .or_default()
@@ -362,4 +377,34 @@ pub fn peak_rss() -> String {
                 .map(|l| l[6..].trim().to_string())
         })
         .unwrap_or_else(|| "unknown".to_string())
+}
+
+/// Passwords of every URL literal with credentials in the project, as decoded and as spelled
+/// in the source (escapes), longest first so that overlapping secrets mask completely.
+fn project_secrets(project: &Project) -> Vec<String> {
+    use rules::security::hardcoded_broker_credentials::parse;
+    let mut out: Vec<String> = Vec::new();
+    for m in &project.modules {
+        for url in &m.facts.urls {
+            if let Some((password, _, _)) = parse(&url.value) {
+                out.push(password.to_string());
+            }
+            // The literal as written, when it differs (escapes, implicit concatenation).
+            if let Some(raw) = m
+                .file
+                .text()
+                .get(url.span.start as usize..url.span.end as usize)
+            {
+                for part in raw.split(['"', '\'']) {
+                    if let Some((password, _, _)) = parse(part) {
+                        out.push(password.to_string());
+                    }
+                }
+            }
+        }
+    }
+    out.retain(|s| s.len() >= 3);
+    out.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    out.dedup();
+    out
 }

@@ -185,6 +185,13 @@ pub fn collect(
             });
         files.extend(found.into_inner().expect("walk lock"));
     }
+    // `lint . shop/tasks.py` names one file twice: compare normalised paths.
+    for f in &mut files {
+        *f = f
+            .components()
+            .filter(|c| !matches!(c, Component::CurDir))
+            .collect();
+    }
     files.sort();
     files.dedup();
 
@@ -257,9 +264,8 @@ pub fn collect(
     deploy_files.sort();
     let mut worker_commands = Vec::new();
     for f in deploy_files {
-        if let Ok(text) = std::fs::read_to_string(&f)
-            && text.len() < 1 << 20
-        {
+        let small = std::fs::metadata(&f).is_ok_and(|m| m.len() < 1 << 20);
+        if small && let Ok(text) = std::fs::read_to_string(&f) {
             worker_commands.extend(super::deploy::scan(&text));
         }
     }

@@ -20,6 +20,11 @@ const DISPATCH_METHODS: &[(&str, DispatchKind)] = &[
     ("signature", DispatchKind::Signature),
 ];
 
+/// Deeply nested generated code must not overflow the stack (an overflow aborts the process):
+/// recursive walks grow it on the heap when less than `RED_ZONE` bytes are left.
+const RED_ZONE: usize = 64 * 1024;
+const STACK_GROWTH: usize = 4 * 1024 * 1024;
+
 const WAIT_METHODS: &[&str] = &["get", "wait", "join", "join_native", "collect"];
 const RESULT_READ_METHODS: &[&str] = &[
     "get",
@@ -278,6 +283,12 @@ impl<'s> Extractor<'s> {
 
     /// Append the qualified name of `expr` to `out` (one buffer, no intermediate strings).
     fn qualify_into(&self, expr: &Expr, out: &mut String) -> bool {
+        stacker::maybe_grow(RED_ZONE, STACK_GROWTH, || {
+            self.qualify_into_inner(expr, out)
+        })
+    }
+
+    fn qualify_into_inner(&self, expr: &Expr, out: &mut String) -> bool {
         match expr {
             Expr::Name(n) => {
                 let id = n.id.as_str();
@@ -324,6 +335,10 @@ impl<'s> Extractor<'s> {
     // ----- values --------------------------------------------------------------------------
 
     fn eval(&self, expr: &Expr) -> Value {
+        stacker::maybe_grow(RED_ZONE, STACK_GROWTH, || self.eval_inner(expr))
+    }
+
+    fn eval_inner(&self, expr: &Expr) -> Value {
         match expr {
             Expr::StringLiteral(s) => Value::Str(s.value.to_str().to_string()),
             Expr::NumberLiteral(n) => match &n.value {
@@ -1145,6 +1160,11 @@ impl<'s> Extractor<'s> {
         // HTTP calls.
         let http = match q {
             s if s.starts_with("requests.")
+                && self
+                    .imports
+                    .values()
+                    .any(|i| i == "requests" || i.starts_with("requests."))
+                && matches!(Self::base_name(&call.func), Expr::Name(n) if self.imports.contains_key(n.id.as_str()))
                 && REQUESTS_FUNCS.contains(&Self::last_segment(s))
                 && (s.matches('.').count() == 1 || s.starts_with("requests.api.")) =>
             {
@@ -1206,10 +1226,52 @@ impl<'s> Extractor<'s> {
             self.scope().body.calls_update_state = true;
         }
 
-        // Mutable default passed on: `f(param)`.
-        for arg in call.arguments.args.iter() {
-            if let Expr::Name(n) = arg {
-                self.use_mutable(n.id.as_str());
+        // Mutable default passed on: `f(param)`; read-only builtins and `.join` are not uses.
+        let callee_name = match call.func.as_ref() {
+            Expr::Attribute(a) => a.attr.as_str(),
+            _ => Self::last_segment(q),
+        };
+        let read_only = matches!(
+            callee_name,
+            "len"
+                | "sorted"
+                | "list"
+                | "tuple"
+                | "set"
+                | "frozenset"
+                | "dict"
+                | "print"
+                | "str"
+                | "repr"
+                | "any"
+                | "all"
+                | "sum"
+                | "min"
+                | "max"
+                | "enumerate"
+                | "zip"
+                | "iter"
+                | "bool"
+                | "hash"
+                | "id"
+                | "isinstance"
+                | "reversed"
+                | "join"
+                | "dumps"
+                | "format"
+                | "copy"
+                | "deepcopy"
+                | "debug"
+                | "info"
+                | "warning"
+                | "error"
+                | "exception"
+        );
+        if !read_only {
+            for arg in call.arguments.args.iter() {
+                if let Expr::Name(n) = arg {
+                    self.use_mutable(n.id.as_str());
+                }
             }
         }
     }
@@ -1344,6 +1406,7 @@ impl<'s> Extractor<'s> {
             DispatchKind::ApplyAsync
             | DispatchKind::ApplyAsyncOnCommit
             | DispatchKind::SendTask
+            | DispatchKind::Signature
             | DispatchKind::SignatureByName => {
                 let offset = usize::from(matches!(
                     kind,
@@ -1796,6 +1859,16 @@ fn is_atomic(q: &str) -> bool {
 
 impl<'s> Visitor<'s> for Extractor<'s> {
     fn visit_stmt(&mut self, stmt: &'s Stmt) {
+        stacker::maybe_grow(RED_ZONE, STACK_GROWTH, || self.visit_stmt_inner(stmt));
+    }
+
+    fn visit_expr(&mut self, expr: &'s Expr) {
+        stacker::maybe_grow(RED_ZONE, STACK_GROWTH, || self.visit_expr_inner(expr));
+    }
+}
+
+impl<'s> Extractor<'s> {
+    fn visit_stmt_inner(&mut self, stmt: &'s Stmt) {
         match stmt {
             Stmt::Import(i) => {
                 for alias in &i.names {
@@ -2095,7 +2168,7 @@ impl<'s> Visitor<'s> for Extractor<'s> {
         visitor::walk_stmt(self, stmt);
     }
 
-    fn visit_expr(&mut self, expr: &'s Expr) {
+    fn visit_expr_inner(&mut self, expr: &'s Expr) {
         match expr {
             Expr::Call(call) => {
                 let q = self.qualify(&call.func).unwrap_or_default();

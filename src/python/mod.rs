@@ -34,7 +34,7 @@ pub fn extract(source: &str, module: &str, is_package: bool) -> ModuleFacts {
             let text = &source[range.start().to_usize()..range.end().to_usize()];
             if let Some(codes) = parse_noqa(text) {
                 facts.noqa.push(Noqa {
-                    offset: range.start().to_u32(),
+                    line: line_number(source, range.start().to_usize()),
                     codes,
                 });
             }
@@ -42,6 +42,20 @@ pub fn extract(source: &str, module: &str, is_package: bool) -> ModuleFacts {
     }
     extract::Extractor::run(&mut facts, source, parsed.syntax());
     facts
+}
+
+/// Zero-based line of a byte offset, with the same line endings as [`LineIndex`].
+fn line_number(source: &str, offset: usize) -> usize {
+    let bytes = &source.as_bytes()[..offset.min(source.len())];
+    let mut line = 0;
+    for (i, b) in bytes.iter().enumerate() {
+        match b {
+            b'\n' => line += 1,
+            b'\r' if bytes.get(i + 1) != Some(&b'\n') => line += 1,
+            _ => {}
+        }
+    }
+    line
 }
 
 /// `# noqa` → `Some([])`; `# noqa: CD101, CD2` → `Some(["CD101", "CD2"])`. Also accepts the

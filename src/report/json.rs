@@ -58,7 +58,7 @@ pub(super) fn write(out: &mut dyn Write, run: &LintRun) -> anyhow::Result<()> {
             }
         })
         .collect();
-    serde_json::to_writer_pretty(&mut *out, &items)?;
+    serde_json::to_writer_pretty(&mut *out, &items).map_err(std::io::Error::from)?;
     writeln!(out)?;
     Ok(())
 }

@@ -398,3 +398,88 @@ fn excludes_default_directories_and_gitignore() {
     assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
     assert!(stdout(&o).contains("Checked 1 file."));
 }
+
+#[test]
+fn secrets_are_masked_in_every_finding_not_only_cd803() {
+    // CD701 flags the old `BROKER_URL` name on the line that holds the password; SARIF context
+    // regions show neighbouring lines; an escaped spelling differs from the decoded value.
+    let dir = tree(&[(
+        "settings.py",
+        b"BROKER_URL = \"amqp://shop:S3cr3t-pw@rabbit.internal:5672/shop\"\nCELERY_RESULT_BACKEND = \"redis://:Esc\\x61ped-pw@cache.internal:6379/1\"\nCELERYD_TASK_TIME_LIMIT = 60\n",
+    )]);
+    for format in ["text", "json", "sarif", "github"] {
+        let o = run_in(
+            dir.path(),
+            &["lint", ".", "--format", format, "--select", "ALL"],
+        );
+        assert_eq!(o.status.code(), Some(1), "{format}: {}", stderr(&o));
+        let out = stdout(&o);
+        assert!(out.contains("CD701"), "{format}: {out}");
+        for secret in ["S3cr3t-pw", "Escaped-pw", "Esc\\x61ped-pw"] {
+            assert!(!out.contains(secret), "{format} leaks {secret}: {out}");
+        }
+    }
+}
+
+#[test]
+fn one_file_named_twice_is_linted_once() {
+    let dir = tree(&[("shop/tasks.py", UNBOUNDED)]);
+    let o = run_in(
+        dir.path(),
+        &[
+            "lint",
+            ".",
+            "shop/tasks.py",
+            "./shop/tasks.py",
+            "--format",
+            "json",
+            "--select",
+            "ALL",
+        ],
+    );
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let codes: Vec<&str> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["code"].as_str().unwrap())
+        .collect();
+    assert_eq!(codes, vec!["CD201"], "{v}");
+}
+
+#[test]
+fn empty_selectors_are_errors_not_silence() {
+    let dir = tree(&[("tasks.py", UNBOUNDED)]);
+    assert_one_line_error(
+        &run_in(dir.path(), &["lint", ".", "--ignore", ""]),
+        "unknown rule selector",
+    );
+    let cfg = tree(&[
+        (".celery-doctor.yaml", b"ignore: [\"\"]\n"),
+        ("tasks.py", UNBOUNDED),
+    ]);
+    assert_one_line_error(&run_in(cfg.path(), &["lint", "."]), "unknown rule selector");
+}
+
+#[test]
+fn broken_pipe_on_machine_output_is_not_an_error() {
+    use std::io::Read;
+    use std::process::Stdio;
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let mut child = bin()
+        .current_dir(&root)
+        .args(["lint", "fixtures", "--format", "sarif"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Read a little, then close the pipe, like `| head -c 100`.
+    let mut stdout = child.stdout.take().unwrap();
+    let mut buf = [0u8; 100];
+    stdout.read_exact(&mut buf).unwrap();
+    drop(stdout);
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("error"), "{err}");
+    assert_ne!(out.status.code(), Some(2));
+}

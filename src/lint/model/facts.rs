@@ -518,8 +518,8 @@ pub struct SyntaxError {
 /// `# noqa` / `# noqa: CD101, CD2` on a line.
 #[derive(Clone, Debug)]
 pub struct Noqa {
-    /// Byte offset of the comment.
-    pub offset: u32,
+    /// Zero-based line of the comment, computed when the file is modelled.
+    pub line: usize,
     /// Empty = all codes.
     pub codes: Vec<String>,
 }

@@ -875,12 +875,13 @@ impl Project {
 
     /// A result backend is configured (any layer, literal or env-derived).
     pub fn has_result_backend(&self) -> bool {
-        self.setting("result_backend").any(|e| {
-            !matches!(self.resolve_value(&e.value), Value::None | Value::Str(_))
-                || e.value
-                    .as_str()
-                    .is_some_and(|s| !s.is_empty() && s != "disabled")
-        })
+        self.setting("result_backend")
+            .any(|e| match self.resolve_value(&e.value) {
+                Value::None => false,
+                Value::Str(s) => !s.is_empty() && s != "disabled",
+                // Env-derived, computed or a constant from elsewhere: configured.
+                _ => true,
+            })
     }
 
     /// Global `task_ignore_result=True`.

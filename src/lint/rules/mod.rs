@@ -14,7 +14,7 @@ mod framework;
 mod reliability;
 mod results;
 mod retries;
-mod security;
+pub(crate) mod security;
 mod time_limits;
 
 /// A rule: its id, its embedded YAML and its check over the project model.
@@ -178,7 +178,7 @@ impl<'a> RuleCx<'a> {
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
-            secret: None,
+            secrets: Arc::from(Vec::new()),
         });
         self.findings.last_mut().expect("just pushed")
     }
@@ -226,11 +226,6 @@ impl Finding {
 
     pub fn with_related(&mut self, related: Related) -> &mut Self {
         self.related.push(related);
-        self
-    }
-
-    pub fn with_secret(&mut self, secret: &str) -> &mut Self {
-        self.secret = Some(secret.to_string());
         self
     }
 

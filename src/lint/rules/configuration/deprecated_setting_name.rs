@@ -21,7 +21,16 @@ pub(crate) fn check(cx: &mut RuleCx<'_>) {
             (SourceKind::ConfWrite, _) => Mode::Plain,
             (_, m) => m.clone(),
         };
-        let replacement = settings::spell(new, &mode);
+        // Django only exposes upper-case settings: without a namespace there is no spelling
+        // Celery reads, so the advice is the namespaced name plus the namespace.
+        let replacement = if e.source == SourceKind::DjangoSettings && mode == Mode::Plain {
+            format!(
+                "{}` with `namespace=\"CELERY\"` in `config_from_object",
+                settings::spell(new, &Mode::Namespace("CELERY".into()))
+            )
+        } else {
+            settings::spell(new, &mode)
+        };
         cx.report(e.module, e.span, &[("key", &e.raw), ("new", &replacement)])
             .with_anchor(e.raw.clone());
     }

@@ -6,7 +6,10 @@ pub(crate) fn check(cx: &mut RuleCx<'_>) {
     let project = cx.project;
     for task in &project.tasks {
         let def = project.def(task);
-        if def.is_async {
+        // A decorator below the task decorator (`async_to_sync`) may turn the coroutine into
+        // a synchronous function: then the task is not a coroutine.
+        let wrapped = def.decorator_index + 1 < def.decorators.len();
+        if def.is_async && !wrapped {
             let name = project.task_label(task);
             cx.report(task.module, def.def_span, &[("task", &name)])
                 .with_task(task.name.as_deref());

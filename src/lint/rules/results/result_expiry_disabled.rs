@@ -27,11 +27,14 @@ pub(crate) fn check(cx: &mut RuleCx<'_>) {
                 continue;
             };
             if url == "django-db" || url.starts_with("db+") || url.starts_with("file://") {
+                // Never show credentials: the URL is masked like CD803 masks it.
+                let shown = crate::lint::rules::security::hardcoded_broker_credentials::parse(&url)
+                    .map_or(url.clone(), |(_, redacted, _)| redacted);
                 cx.report_variant(
                     e.module,
                     e.span,
                     Some("no_beat"),
-                    &[("key", &e.raw), ("value", &url)],
+                    &[("key", &e.raw), ("value", &shown)],
                 )
                 .with_severity(crate::finding::Severity::Warning)
                 .with_anchor(format!("{}|no_beat", e.raw));

@@ -37,7 +37,8 @@ fn placeholder(password: &str) -> bool {
     password.contains('{')
         || password.contains('$')
         || password.contains('<')
-        || password.contains('%')
+        || password.contains("%(")
+        || password.contains("%s")
         || PLACEHOLDERS.contains(&lower.as_str())
         || lower.chars().all(|c| c == '*' || c == 'x')
 }
@@ -56,15 +57,19 @@ pub(crate) fn check(cx: &mut RuleCx<'_>) {
             if !relevant {
                 continue;
             }
-            let Some((password, redacted, host)) = parse(&url.value) else {
+            // Failover lists: `amqp://u:p1@h1;amqp://u:p2@h2`, one finding per literal.
+            let hit = url
+                .value
+                .split(';')
+                .filter_map(parse)
+                .find(|(password, _, host)| {
+                    !loopback(host) && !placeholder(password) && *password != "guest"
+                });
+            let Some((_, redacted, _)) = hit else {
                 continue;
             };
-            if loopback(host) || placeholder(password) || (password == "guest") {
-                continue;
-            }
             cx.report(m, url.span, &[("url", &redacted)])
-                .with_anchor(redacted.clone())
-                .with_secret(password);
+                .with_anchor(redacted.clone());
         }
     }
 }
