@@ -197,3 +197,23 @@ fn computed_configuration_is_unknown_not_absent() {
     let q = project(&[("app.py", "from celery import Celery\napp = Celery('x')\n")]);
     assert!(!q.config_unresolved);
 }
+
+#[test]
+fn config_class_entries_point_at_the_defining_module() {
+    let p = project(&[
+        ("proj/__init__.py", ""),
+        (
+            "proj/base.py",
+            "class Config:\n    task_time_limit = 120\n    broker_url = 'redis://redis:6379/0'\n",
+        ),
+        ("proj/celeryconfig.py", "from .base import Config\n"),
+        (
+            "proj/app.py",
+            "from celery import Celery\napp = Celery('proj')\napp.config_from_object('proj.celeryconfig:Config')\n",
+        ),
+    ]);
+    let (v, e) = p.setting_value("task_time_limit").unwrap();
+    assert_eq!(v, Value::Int(120));
+    assert_eq!(e.source, SourceKind::ConfigClass);
+    assert_eq!(p.file(e.module).display_path(), "proj/base.py");
+}

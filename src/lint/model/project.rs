@@ -344,6 +344,12 @@ impl Project {
 
     /// A class by qualified name, followed through re-exports.
     pub fn class(&self, q: &str) -> Option<&ClassFacts> {
+        self.class_in_module(q).map(|(_, c)| c)
+    }
+
+    /// A class and the module that defines it (which may differ from the one named in `q`
+    /// when the class is re-exported).
+    pub fn class_in_module(&self, q: &str) -> Option<(usize, &ClassFacts)> {
         let resolved = self.resolve_symbol(q);
         let (module, name) = resolved.rsplit_once('.')?;
         let m = self.module(module)?;
@@ -352,6 +358,7 @@ impl Project {
             .classes
             .iter()
             .find(|c| c.name == name)
+            .map(|c| (m, c))
     }
 
     /// The `base=` class chain of a task (project classes only, nearest first).
@@ -644,8 +651,7 @@ impl Project {
                         None => (s.clone(), None),
                     };
                     if let Some(obj) = obj {
-                        if let Some(class) = self.class(&format!("{module}.{obj}")) {
-                            let m = self.module(&module).unwrap_or(0);
+                        if let Some((m, class)) = self.class_in_module(&format!("{module}.{obj}")) {
                             class_entries(&mut entries, class, m, &mode, self.modules[m].is_test);
                         }
                         has_plain_config = true;
@@ -655,12 +661,10 @@ impl Project {
                     } else {
                         // `config_from_object("proj.config.Settings")`: a class by dotted path.
                         let class = module.rsplit_once('.').and_then(|(mod_part, obj)| {
-                            self.class(&format!("{mod_part}.{obj}"))
-                                .map(|c| (mod_part.to_string(), c))
+                            self.class_in_module(&format!("{mod_part}.{obj}"))
                         });
                         match class {
-                            Some((mod_part, class)) => {
-                                let m = self.module(&mod_part).unwrap_or(0);
+                            Some((m, class)) => {
                                 class_entries(
                                     &mut entries,
                                     class,
@@ -678,11 +682,7 @@ impl Project {
                     let resolved = self.resolve_symbol(q);
                     if let Some(m) = self.module(&resolved) {
                         settings_modules.push((m, SourceKind::ConfigModule, mode));
-                    } else if let Some(class) = self.class(&resolved) {
-                        let m = resolved
-                            .rsplit_once('.')
-                            .and_then(|(mm, _)| self.module(mm))
-                            .unwrap_or(0);
+                    } else if let Some((m, class)) = self.class_in_module(&resolved) {
                         class_entries(&mut entries, class, m, &mode, self.modules[m].is_test);
                     } else {
                         self.config_unresolved = true;
