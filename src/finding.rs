@@ -70,12 +70,15 @@ pub struct SourceFile {
     lines: std::sync::OnceLock<crate::python::LineIndex>,
 }
 
-/// Mask every secret in `text`.
+/// Mask every secret in `text`. Secrets are URL passwords and are matched in their URL
+/// position (`:password@`), so a password that is also an ordinary word (`celery`) does not
+/// mangle the rest of the text.
 pub fn redact<'a>(secrets: &[String], text: &'a str) -> std::borrow::Cow<'a, str> {
     let mut out = std::borrow::Cow::Borrowed(text);
     for secret in secrets.iter().filter(|s| !s.is_empty()) {
-        if out.contains(secret.as_str()) {
-            out = std::borrow::Cow::Owned(out.replace(secret.as_str(), "****"));
+        let needle = format!(":{secret}@");
+        if out.contains(needle.as_str()) {
+            out = std::borrow::Cow::Owned(out.replace(needle.as_str(), ":****@"));
         }
     }
     out

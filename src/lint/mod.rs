@@ -403,7 +403,7 @@ fn project_secrets(project: &Project) -> Vec<String> {
             }
         }
     }
-    out.retain(|s| s.len() >= 3);
+    out.retain(|s| !s.is_empty());
     out.sort_by_key(|s| std::cmp::Reverse(s.len()));
     out.dedup();
     out

@@ -483,3 +483,19 @@ fn broken_pipe_on_machine_output_is_not_an_error() {
     assert!(!err.contains("error"), "{err}");
     assert_ne!(out.status.code(), Some(2));
 }
+
+#[test]
+fn a_password_that_is_also_a_word_masks_only_the_url() {
+    let dir = tree(&[(
+        "celery_app.py",
+        b"from celery import Celery, shared_task\napp = Celery('shop', broker='amqp://celery:celery@rabbit.internal:5672//')\n\n@shared_task\ndef sync(x):\n    return x\n",
+    )]);
+    let out = stdout(&run_in(
+        dir.path(),
+        &["lint", ".", "--select", "ALL", "--no-color"],
+    ));
+    assert!(out.contains("amqp://celery:****@rabbit.internal"), "{out}");
+    assert!(!out.contains("celery:celery@"), "{out}");
+    // The word itself is left alone elsewhere.
+    assert!(out.contains("celery_app.py"), "{out}");
+}
