@@ -205,9 +205,10 @@ pub fn lint_project(
 ) -> Result<LintRun, LintError> {
     let enabled = enabled_rules(settings)?;
     let catalog = catalog()?;
+    let timings = std::env::var_os("CELERY_DOCTOR_TIMINGS").is_some();
     let t_model = std::time::Instant::now();
     let project = build_project(inputs, worker_commands, &settings.model)?;
-    if std::env::var_os("CELERY_DOCTOR_TIMINGS").is_some() {
+    if timings {
         eprintln!(
             "celery-doctor: timings: parse and model {:?} (peak RSS {})",
             t_model.elapsed(),
@@ -225,7 +226,6 @@ pub fn lint_project(
     };
 
     // Rules only read the model: run them in parallel, keep registry order for determinism.
-    let timings = std::env::var_os("CELERY_DOCTOR_TIMINGS").is_some();
     let t_rules = std::time::Instant::now();
     let per_rule: Vec<Result<Vec<Finding>, LintError>> = enabled
         .par_iter()

@@ -250,7 +250,7 @@ impl Project {
                     Some(Value::Str(s)) => Some(s.clone()),
                     Some(_) => None,
                     None if wrapper.is_some() => wrapper,
-                    None if self.custom_task_names_for(m) => None,
+                    None if self.custom_task_names => None,
                     None if m.facts.module.is_empty() => Some(t.func_name.clone()),
                     None => Some(t.qualname.clone()),
                 };
@@ -272,10 +272,6 @@ impl Project {
             }
         }
         self.tasks = tasks;
-    }
-
-    fn custom_task_names_for(&self, _m: &Module) -> bool {
-        self.custom_task_names
     }
 
     /// Resolve a qualified symbol through re-exports (`shop.send` → `shop.tasks.send`).

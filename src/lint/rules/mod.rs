@@ -98,7 +98,7 @@ impl Catalog {
 /// What a rule sees: the project and a sink for its findings.
 pub struct RuleCx<'a> {
     pub project: &'a Project,
-    pub meta: &'a RuleMeta,
+    pub meta: &'static RuleMeta,
     pub(crate) findings: Vec<Finding>,
     pub options: &'a RuleOptions,
 }
@@ -122,7 +122,7 @@ impl Default for RuleOptions {
 }
 
 impl<'a> RuleCx<'a> {
-    pub fn new(project: &'a Project, meta: &'a RuleMeta, options: &'a RuleOptions) -> Self {
+    pub fn new(project: &'a Project, meta: &'static RuleMeta, options: &'a RuleOptions) -> Self {
         RuleCx {
             project,
             meta,
@@ -161,13 +161,13 @@ impl<'a> RuleCx<'a> {
         let message = self.meta.render(variant, args);
         let anchor = args.iter().map(|(_, v)| *v).collect::<Vec<_>>().join("|");
         self.findings.push(Finding {
-            code: leak_id(&self.meta.id),
-            name: leak_name(&self.meta.name),
+            code: self.meta.id.as_str(),
+            name: self.meta.name.as_str(),
             severity: self.meta.severity,
             message,
             file,
             span,
-            help: Some(catalog_str(&self.meta.help, |m| &m.help)),
+            help: Some(self.meta.help.as_str()),
             task: None,
             anchor,
             related: Vec::new(),
@@ -190,27 +190,6 @@ impl<'a> RuleCx<'a> {
             message: message.into(),
         }
     }
-}
-
-/// Catalog strings live for the whole program (the catalog is a static).
-fn leak_id(id: &str) -> &'static str {
-    catalog_str(id, |m| &m.id)
-}
-
-fn leak_name(name: &str) -> &'static str {
-    catalog_str(name, |m| &m.name)
-}
-
-fn catalog_str(s: &str, field: fn(&RuleMeta) -> &String) -> &'static str {
-    if let Ok(c) = &*CATALOG {
-        for (_, m) in &c.rules {
-            let f = field(m);
-            if f == s {
-                return f.as_str();
-            }
-        }
-    }
-    "CD???"
 }
 
 impl Finding {

@@ -1,7 +1,7 @@
 //! CD703 `unknown-or-ignored-setting`: a key meant for Celery that Celery never reads: a typo,
 //! an invented setting, a per-task option written as a global, or a namespace mismatch.
 
-use crate::lint::model::project::SourceKind;
+use crate::lint::model::project::{SettingEntry, SourceKind};
 use crate::lint::model::settings::{self, KeyKind, Mode};
 use crate::lint::rules::RuleCx;
 
@@ -64,6 +64,12 @@ fn suggestion(raw: &str, mode: &Mode) -> Option<String> {
     (best_d <= 2 && best.len() == 1).then(|| best[0].clone())
 }
 
+/// Report at the key, anchored on the key's spelling (stable across edits).
+fn report(cx: &mut RuleCx<'_>, e: &SettingEntry, variant: Option<&str>, args: &[(&str, &str)]) {
+    cx.report_variant(e.module, e.span, variant, args)
+        .with_anchor(e.raw.clone());
+}
+
 pub(crate) fn check(cx: &mut RuleCx<'_>) {
     let project = cx.project;
     for e in &project.config.entries {
@@ -95,18 +101,16 @@ pub(crate) fn check(cx: &mut RuleCx<'_>) {
                     .to_ascii_lowercase();
                 if settings::is_new(&rest) {
                     let hint = "; pass `namespace=\"CELERY\"` to `config_from_object`".to_string();
-                    cx.report_variant(
-                        e.module,
-                        e.span,
+                    report(
+                        cx,
+                        e,
                         Some("namespace"),
                         &[("key", raw), ("suggestion", &hint)],
-                    )
-                    .with_anchor(raw.to_string());
+                    );
                     continue;
                 }
                 let s = render_suggestion(suggestion(raw, &Mode::Plain));
-                cx.report(e.module, e.span, &[("key", raw), ("suggestion", &s)])
-                    .with_anchor(raw.to_string());
+                report(cx, e, None, &[("key", raw), ("suggestion", &s)]);
             }
             (SourceKind::DjangoSettings, mode) if celery_prefixed => {
                 let rest = raw
@@ -115,18 +119,16 @@ pub(crate) fn check(cx: &mut RuleCx<'_>) {
                     .to_ascii_lowercase();
                 let option = rest.strip_prefix("task_").unwrap_or(&rest);
                 if raw.starts_with("CELERY_") && TASK_OPTIONS.contains(&option) {
-                    cx.report_variant(
-                        e.module,
-                        e.span,
+                    report(
+                        cx,
+                        e,
                         Some("task_option"),
                         &[("key", raw), ("option", option)],
-                    )
-                    .with_anchor(raw.to_string());
+                    );
                     continue;
                 }
                 let s = render_suggestion(suggestion(raw, mode));
-                cx.report(e.module, e.span, &[("key", raw), ("suggestion", &s)])
-                    .with_anchor(raw.to_string());
+                report(cx, e, None, &[("key", raw), ("suggestion", &s)]);
             }
             (SourceKind::ConfigModule | SourceKind::ConfigClass | SourceKind::ConfWrite, _) => {
                 if upper {
@@ -135,13 +137,12 @@ pub(crate) fn check(cx: &mut RuleCx<'_>) {
                         && settings::is_new(&rest.to_ascii_lowercase())
                     {
                         let hint = format!("; use `{}`", rest.to_ascii_lowercase());
-                        cx.report_variant(
-                            e.module,
-                            e.span,
+                        report(
+                            cx,
+                            e,
                             Some("namespace"),
                             &[("key", raw), ("suggestion", &hint)],
-                        )
-                        .with_anchor(raw.to_string());
+                        );
                     }
                     continue;
                 }
@@ -155,8 +156,7 @@ pub(crate) fn check(cx: &mut RuleCx<'_>) {
                 let same_group = s.split('_').next() == raw.split('_').next();
                 if same_group {
                     let s = render_suggestion(Some(s));
-                    cx.report(e.module, e.span, &[("key", raw), ("suggestion", &s)])
-                        .with_anchor(raw.to_string());
+                    report(cx, e, None, &[("key", raw), ("suggestion", &s)]);
                 }
             }
             _ => {}
