@@ -1,10 +1,11 @@
-//! celery-doctor: find Celery anti-patterns in Python code (`lint`), and — in later
-//! milestones — diagnose live brokers and workers.
+//! celery-doctor: find Celery anti-patterns in Python code (`lint`), and probe live brokers
+//! and workers (`inspect`, `queues`, `peek`).
 
 pub mod cli;
 pub mod color;
 pub mod config;
 pub mod finding;
 pub mod lint;
+pub mod probe;
 pub mod python;
 pub mod report;

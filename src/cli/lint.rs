@@ -1,12 +1,13 @@
 //! `celery-doctor lint [PATHS]...`
 
-use std::io::{BufWriter, Write};
+use std::io::Write;
 use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::Args;
 
 use super::ExitStatus;
+use super::output::Progress;
 use crate::color::{self, ColorChoice};
 use crate::config;
 use crate::lint::{self, walk};
@@ -93,7 +94,7 @@ pub fn run(args: LintArgs) -> anyhow::Result<ExitStatus> {
     }
     drop(stderr);
     let skipped = collected.warnings.len();
-    let progress = Progress::start(collected.inputs.len());
+    let progress = Progress::start(format!("checking {} files", collected.inputs.len()));
     let result = lint::lint_project(collected.inputs, collected.worker_commands, &settings);
     progress.finish();
     let mut run = result?;
@@ -106,43 +107,9 @@ pub fn run(args: LintArgs) -> anyhow::Result<ExitStatus> {
         quiet: args.quiet,
         color: use_color,
     };
-    match &args.output {
-        Some(path) => {
-            // Write to a temporary file beside the target, then rename: no half-written reports.
-            let dir = path
-                .parent()
-                .filter(|p| !p.as_os_str().is_empty())
-                .unwrap_or(std::path::Path::new("."));
-            let tmp = dir.join(format!(
-                ".{}.tmp-{}",
-                path.file_name()
-                    .and_then(|n| n.to_str())
-                    .unwrap_or("report"),
-                std::process::id()
-            ));
-            let file = std::fs::File::create(&tmp)
-                .with_context(|| format!("cannot write output file {}", path.display()))?;
-            let written = (|| -> anyhow::Result<()> {
-                let mut out = BufWriter::new(file);
-                report::write(args.format, &mut out, &run, text)?;
-                out.flush()?;
-                drop(out);
-                std::fs::rename(&tmp, path)?;
-                Ok(())
-            })();
-            if let Err(err) = written {
-                // Leave nothing half-written behind.
-                let _ = std::fs::remove_file(&tmp);
-                return Err(err.context(format!("cannot write output file {}", path.display())));
-            }
-        }
-        None => {
-            let stdout = std::io::stdout();
-            let mut out = BufWriter::new(stdout.lock());
-            report::write(args.format, &mut out, &run, text)?;
-            out.flush()?;
-        }
-    }
+    super::output::write_to(args.output.as_deref(), |out| {
+        report::write(args.format, out, &run, text)
+    })?;
     if timings {
         eprintln!(
             "celery-doctor: timings: report {:?} (peak RSS {})",
@@ -168,54 +135,6 @@ impl MaxWith for ColorChoice {
             self
         } else {
             other
-        }
-    }
-}
-
-/// A spinner on stderr for runs longer than a second, only when stderr is a terminal.
-struct Progress {
-    done: std::sync::Arc<std::sync::atomic::AtomicBool>,
-    handle: Option<std::thread::JoinHandle<()>>,
-}
-
-impl Progress {
-    fn start(files: usize) -> Progress {
-        use std::io::IsTerminal;
-        use std::sync::atomic::{AtomicBool, Ordering};
-        let done = std::sync::Arc::new(AtomicBool::new(false));
-        if !std::io::stderr().is_terminal() {
-            return Progress { done, handle: None };
-        }
-        let flag = done.clone();
-        let handle = std::thread::spawn(move || {
-            let frames = ['|', '/', '-', '\\'];
-            let started = std::time::Instant::now();
-            let mut shown = false;
-            let mut i = 0;
-            while !flag.load(Ordering::Relaxed) {
-                std::thread::sleep(std::time::Duration::from_millis(100));
-                if started.elapsed() >= std::time::Duration::from_secs(1)
-                    && !flag.load(Ordering::Relaxed)
-                {
-                    eprint!("\r{} checking {files} files…", frames[i % frames.len()]);
-                    shown = true;
-                    i += 1;
-                }
-            }
-            if shown {
-                eprint!("\r\x1b[2K");
-            }
-        });
-        Progress {
-            done,
-            handle: Some(handle),
-        }
-    }
-
-    fn finish(mut self) {
-        self.done.store(true, std::sync::atomic::Ordering::Relaxed);
-        if let Some(h) = self.handle.take() {
-            let _ = h.join();
         }
     }
 }

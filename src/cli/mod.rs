@@ -1,6 +1,11 @@
 //! The command line: clap definitions and dispatch. Errors end here as one line on stderr.
 
+mod inspect;
 mod lint;
+mod output;
+mod peek;
+mod probe;
+mod queues;
 mod rules;
 
 use std::io::Write;
@@ -11,7 +16,7 @@ use clap::{Parser, Subcommand};
 use crate::color::ColorChoice;
 
 #[derive(Parser, Debug)]
-#[command(name = "celery-doctor", version, about = "Find Celery anti-patterns in Python code", long_about = None)]
+#[command(name = "celery-doctor", version, about = "Find Celery anti-patterns in Python code and diagnose live brokers and workers", long_about = None)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -25,6 +30,12 @@ pub enum Command {
     Rules(rules::RulesArgs),
     /// Explain one rule, with examples.
     Rule(rules::RuleArgs),
+    /// Ask live workers over the broker, as `celery inspect` does (ping, stats, active, …).
+    Inspect(Box<inspect::InspectArgs>),
+    /// Every queue: ready and unacknowledged messages, consumers, and the task mix. Read-only.
+    Queues(Box<queues::QueuesArgs>),
+    /// Decode the next messages of a queue without consuming them.
+    Peek(Box<peek::PeekArgs>),
 }
 
 const STACK_SIZE: usize = 1 << 30;
@@ -85,6 +96,9 @@ pub fn main() -> ExitCode {
             Command::Lint(args) => lint::run(args),
             Command::Rules(args) => rules::run_rules(args),
             Command::Rule(args) => rules::run_rule(args),
+            Command::Inspect(args) => inspect::run(*args),
+            Command::Queues(args) => queues::run(*args),
+            Command::Peek(args) => peek::run(*args),
         });
     let result = match worker.map(|h| h.join()) {
         Ok(Ok(result)) => result,

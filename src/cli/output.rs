@@ -1,0 +1,100 @@
+//! Where results go: stdout, or a file written atomically; and the stderr spinner.
+
+use std::io::{BufWriter, Write};
+use std::path::Path;
+
+use anyhow::Context;
+
+/// Write with `f` to `path` (a temporary file beside it, then renamed: never half-written) or
+/// to stdout.
+pub fn write_to(
+    path: Option<&Path>,
+    f: impl FnOnce(&mut dyn Write) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    match path {
+        Some(path) => {
+            let dir = path
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .unwrap_or(Path::new("."));
+            let tmp = dir.join(format!(
+                ".{}.tmp-{}",
+                path.file_name()
+                    .and_then(|n| n.to_str())
+                    .unwrap_or("report"),
+                std::process::id()
+            ));
+            let file = std::fs::File::create(&tmp)
+                .with_context(|| format!("cannot write output file {}", path.display()))?;
+            let written = (|| -> anyhow::Result<()> {
+                let mut out = BufWriter::new(file);
+                f(&mut out)?;
+                out.flush()?;
+                drop(out);
+                std::fs::rename(&tmp, path)?;
+                Ok(())
+            })();
+            if let Err(err) = written {
+                // Leave nothing half-written behind.
+                let _ = std::fs::remove_file(&tmp);
+                return Err(err.context(format!("cannot write output file {}", path.display())));
+            }
+            Ok(())
+        }
+        None => {
+            let stdout = std::io::stdout();
+            let mut out = BufWriter::new(stdout.lock());
+            f(&mut out)?;
+            out.flush()?;
+            Ok(())
+        }
+    }
+}
+
+/// A spinner on stderr for runs longer than a second, only when stderr is a terminal.
+pub struct Progress {
+    done: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    handle: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Progress {
+    pub fn start(label: String) -> Progress {
+        use std::io::IsTerminal;
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let done = std::sync::Arc::new(AtomicBool::new(false));
+        if !std::io::stderr().is_terminal() {
+            return Progress { done, handle: None };
+        }
+        let flag = done.clone();
+        let handle = std::thread::spawn(move || {
+            let frames = ['|', '/', '-', '\\'];
+            let started = std::time::Instant::now();
+            let mut shown = false;
+            let mut i = 0;
+            while !flag.load(Ordering::Relaxed) {
+                std::thread::sleep(std::time::Duration::from_millis(100));
+                if started.elapsed() >= std::time::Duration::from_secs(1)
+                    && !flag.load(Ordering::Relaxed)
+                {
+                    eprint!("\r{} {label}…", frames[i % frames.len()]);
+                    shown = true;
+                    i += 1;
+                }
+            }
+            if shown {
+                eprint!("\r\x1b[2K");
+            }
+        });
+        Progress {
+            done,
+            handle: Some(handle),
+        }
+    }
+
+    pub fn finish(mut self) {
+        self.done.store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some(h) = self.handle.take() {
+            let _ = h.join();
+        }
+    }
+}

@@ -1,0 +1,69 @@
+//! The live probe: talks to real brokers (Redis, RabbitMQ) and real Celery workers over
+//! Celery's own wire protocol. Read-only by default: it never consumes, acknowledges, purges
+//! or reorders a user's message, never unpickles, and bounds every network call in time.
+//!
+//! `probe` knows nothing about `lint`; the command line passes it plain data (URL, transport
+//! options, queue names) however they were found.
+
+pub mod amqp;
+pub mod error;
+pub mod mailbox;
+pub mod management;
+pub mod message;
+pub mod options;
+pub mod queues;
+pub mod redis;
+pub mod url;
+
+pub use error::ProbeError;
+pub use options::{Limits, TransportOptions};
+pub use url::{BrokerKind, BrokerUrl};
+
+/// A connected broker of either kind.
+pub enum Broker {
+    Redis(redis::RedisProbe),
+    Amqp(amqp::AmqpProbe),
+}
+
+impl Broker {
+    pub async fn connect(
+        url: &BrokerUrl,
+        opts: &TransportOptions,
+        limits: Limits,
+    ) -> Result<Broker, ProbeError> {
+        install_crypto_provider();
+        Ok(match url.kind {
+            BrokerKind::Redis => {
+                Broker::Redis(redis::RedisProbe::connect(url, opts, limits).await?)
+            }
+            BrokerKind::Amqp => Broker::Amqp(amqp::AmqpProbe::connect(url, limits).await?),
+        })
+    }
+
+    pub fn url(&self) -> &BrokerUrl {
+        match self {
+            Broker::Redis(r) => &r.url,
+            Broker::Amqp(a) => &a.url,
+        }
+    }
+
+    /// Broadcast a remote-control request and collect the replies.
+    pub async fn broadcast(&self, req: &mailbox::Request) -> Result<mailbox::Replies, ProbeError> {
+        match self {
+            Broker::Redis(r) => r.broadcast(req).await,
+            Broker::Amqp(a) => a.broadcast(req).await,
+        }
+    }
+
+    /// Close connections politely.
+    pub async fn close(&self) {
+        if let Broker::Amqp(a) = self {
+            a.close().await;
+        }
+    }
+}
+
+/// rustls needs one process-wide crypto provider; we build with `ring` only.
+fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
