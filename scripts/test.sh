@@ -19,7 +19,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROOT=$PWD
 
-CELERY_SPEC='celery[redis,msgpack]==5.7.*'
+CELERY_SPEC='celery[redis,msgpack,yaml]==5.7.*'
 JSONSCHEMA_SPEC='jsonschema==4.26.0'
 
 log() { printf '\n==> %s\n' "$*"; }
@@ -34,7 +34,7 @@ trap 'rm -rf "$tmp"' EXIT
 venv_ok() {
   [[ -x .venv/bin/python ]] && .venv/bin/python - <<'PY' >/dev/null 2>&1
 import sys
-import celery, jsonschema, redis, msgpack  # noqa: F401
+import celery, jsonschema, redis, msgpack, yaml  # noqa: F401
 sys.exit(0 if celery.__version__.startswith("5.7.") else 1)
 PY
 }

@@ -100,6 +100,8 @@ pub(crate) fn classify(broker: &str, host: &str, detail: &str, secs: f64) -> Pro
         }
     } else if lower.contains("tls")
         || lower.contains("ssl")
+        || lower.contains("corrupt message")
+        || lower.contains("invalidcontenttype")
         || lower.contains("certificate")
         || lower.contains("handshake")
     {

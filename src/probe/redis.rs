@@ -90,13 +90,22 @@ impl RedisProbe {
         let config = AsyncConnectionConfig::new()
             .set_connection_timeout(Some(limits.connect))
             .set_response_timeout(None);
+        let tls = matches!(r.endpoint, RedisEndpoint::Tcp { tls: true, .. });
         let conn = deadline(
             url,
             "the connection",
             limits.connect,
             client.get_multiplexed_async_connection_with_config(&config),
         )
-        .await?
+        .await
+        .map_err(|e| match e {
+            // A TLS client talking to a plain-text port waits for a ServerHello forever.
+            ProbeError::Timeout { broker, secs, .. } if tls => ProbeError::Tls {
+                broker,
+                detail: format!("no TLS handshake within {secs:.1} s (is this port TLS-enabled?)"),
+            },
+            other => other,
+        })?
         .map_err(fail)?;
         let probe = RedisProbe {
             conn,
@@ -638,7 +647,7 @@ fn map_error(url: &BrokerUrl, host: &str, e: &redis::RedisError, limit: Duration
     if e.is_timeout() {
         return ProbeError::Timeout {
             broker,
-            what: "in time".into(),
+            what: "the connection".into(),
             secs: limit.as_secs_f64(),
         };
     }

@@ -3,6 +3,8 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+mod probe;
+
 fn bin() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_celery-doctor"));
     c.env_remove("NO_COLOR")
