@@ -66,7 +66,8 @@ pub fn run(args: InspectArgs) -> anyhow::Result<ExitStatus> {
         namespace: target.opts.control_exchange.clone(),
     };
     let replies = block_on(async {
-        let broker = Broker::connect(&target.url, &target.opts, target.limits).await?;
+        let mut broker = Broker::connect(&target.url, &target.opts, target.limits).await?;
+        broker.set_management_url(args.broker.management_url.clone());
         let replies = broker.broadcast(&req).await;
         broker.close().await;
         replies

@@ -59,7 +59,8 @@ pub fn run(args: PeekArgs) -> anyhow::Result<ExitStatus> {
         );
     }
     let report = block_on(async {
-        let broker = Broker::connect(&target.url, &target.opts, target.limits).await?;
+        let mut broker = Broker::connect(&target.url, &target.opts, target.limits).await?;
+        broker.set_management_url(args.broker.management_url.clone());
         let result = match &broker {
             Broker::Redis(r) => {
                 let depth = r.depths(std::slice::from_ref(&args.queue)).await?;

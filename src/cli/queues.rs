@@ -51,7 +51,8 @@ pub fn run(args: QueuesArgs) -> anyhow::Result<ExitStatus> {
     };
     let progress = Progress::start(format!("reading queues on {}", target.url));
     let report = block_on(async {
-        let broker = Broker::connect(&target.url, &target.opts, target.limits).await?;
+        let mut broker = Broker::connect(&target.url, &target.opts, target.limits).await?;
+        broker.set_management_url(args.broker.management_url.clone());
         let report = gather(&broker, &query).await;
         broker.close().await;
         report

@@ -14,6 +14,7 @@ use serde_json::{Map, Value};
 
 use super::error::{ProbeError, classify};
 use super::mailbox::{Replies, Request, new_id};
+use super::management::{Management, enc};
 use super::message::{self, RawMessage};
 use super::options::Limits;
 use super::redis::deadline;
@@ -24,6 +25,8 @@ pub struct AmqpProbe {
     conn: Connection,
     pub url: BrokerUrl,
     pub limits: Limits,
+    /// `--management-url`; by default derived from the broker URL.
+    pub management_url: Option<String>,
 }
 
 /// A queue as `queue.declare(passive=true)` reports it.
@@ -54,6 +57,7 @@ impl AmqpProbe {
             conn,
             url: url.clone(),
             limits,
+            management_url: None,
         })
     }
 
@@ -165,85 +169,100 @@ impl AmqpProbe {
         let ch = self.channel().await?;
         let oid = new_id();
         let ticket = new_id();
-        let reply_queue = format!("{oid}.reply.{}", req.exchange());
-        // Exactly Celery's flags: a mismatch gets 406 and, worse, breaks the workers' declares.
-        self.step(
-            "exchange.declare",
-            ch.exchange_declare(
-                req.reply_exchange().into(),
-                ExchangeKind::Direct,
-                ExchangeDeclareOptions {
-                    durable: false,
-                    auto_delete: false,
-                    ..ExchangeDeclareOptions::default()
-                },
-                FieldTable::default(),
-            ),
-        )
-        .await?;
-        let mut args = FieldTable::default();
-        args.insert("x-expires".into(), AMQPValue::LongInt(10_000));
-        args.insert("x-message-ttl".into(), AMQPValue::LongInt(300_000));
-        self.step(
-            "queue.declare",
-            ch.queue_declare(
-                reply_queue.as_str().into(),
-                QueueDeclareOptions {
-                    durable: false,
-                    exclusive: true,
-                    auto_delete: true,
-                    ..QueueDeclareOptions::default()
-                },
-                args,
-            ),
-        )
-        .await?;
-        self.step(
-            "queue.bind",
-            ch.queue_bind(
-                reply_queue.as_str().into(),
-                req.reply_exchange().into(),
-                oid.as_str().into(),
-                QueueBindOptions::default(),
-                FieldTable::default(),
-            ),
-        )
-        .await?;
-        let mut consumer = self
-            .step(
-                "basic.consume",
-                ch.basic_consume(
-                    reply_queue.as_str().into(),
-                    "".into(),
-                    BasicConsumeOptions {
-                        no_ack: true,
-                        ..BasicConsumeOptions::default()
+        // Ask the management API how many mailboxes listen while the AMQP side is set up.
+        let count = async {
+            match req.limit() {
+                Some(_) => None,
+                None => self.mailbox_count(&req.exchange()).await,
+            }
+        };
+        let setup = async {
+            let reply_queue = format!("{oid}.reply.{}", req.exchange());
+            // Exactly Celery's flags: a mismatch gets 406 and, worse, breaks the workers' declares.
+            self.step(
+                "exchange.declare",
+                ch.exchange_declare(
+                    req.reply_exchange().into(),
+                    ExchangeKind::Direct,
+                    ExchangeDeclareOptions {
+                        durable: false,
+                        auto_delete: false,
+                        ..ExchangeDeclareOptions::default()
                     },
                     FieldTable::default(),
                 ),
             )
             .await?;
-        let body = serde_json::to_vec(&req.body(&ticket, &oid)).unwrap_or_default();
-        let props = BasicProperties::default()
-            .with_content_type("application/json".into())
-            .with_content_encoding("utf-8".into())
-            .with_delivery_mode(2)
-            .with_priority(0)
-            .with_headers(json_to_table(&req.headers()));
-        self.step(
-            "basic.publish",
-            ch.basic_publish(
-                req.exchange().into(),
-                "".into(),
-                BasicPublishOptions::default(),
-                &body,
-                props,
-            ),
-        )
-        .await?;
+            let mut args = FieldTable::default();
+            args.insert("x-expires".into(), AMQPValue::LongInt(10_000));
+            args.insert("x-message-ttl".into(), AMQPValue::LongInt(300_000));
+            self.step(
+                "queue.declare",
+                ch.queue_declare(
+                    reply_queue.as_str().into(),
+                    QueueDeclareOptions {
+                        durable: false,
+                        exclusive: true,
+                        auto_delete: true,
+                        ..QueueDeclareOptions::default()
+                    },
+                    args,
+                ),
+            )
+            .await?;
+            self.step(
+                "queue.bind",
+                ch.queue_bind(
+                    reply_queue.as_str().into(),
+                    req.reply_exchange().into(),
+                    oid.as_str().into(),
+                    QueueBindOptions::default(),
+                    FieldTable::default(),
+                ),
+            )
+            .await?;
+            let consumer = self
+                .step(
+                    "basic.consume",
+                    ch.basic_consume(
+                        reply_queue.as_str().into(),
+                        "".into(),
+                        BasicConsumeOptions {
+                            no_ack: true,
+                            ..BasicConsumeOptions::default()
+                        },
+                        FieldTable::default(),
+                    ),
+                )
+                .await?;
+            let body = serde_json::to_vec(&req.body(&ticket, &oid)).unwrap_or_default();
+            let props = BasicProperties::default()
+                .with_content_type("application/json".into())
+                .with_content_encoding("utf-8".into())
+                .with_delivery_mode(2)
+                .with_priority(0)
+                .with_headers(json_to_table(&req.headers()));
+            self.step(
+                "basic.publish",
+                ch.basic_publish(
+                    req.exchange().into(),
+                    "".into(),
+                    BasicPublishOptions::default(),
+                    &body,
+                    props,
+                ),
+            )
+            .await?;
+            Ok::<_, ProbeError>(consumer)
+        };
+        let (receivers, consumer) = tokio::join!(count, setup);
+        let mut consumer = consumer?;
 
         let mut replies = Replies::default();
-        let limit = req.limit();
+        // Celery waits for a silence of `timeout`; when the management API can tell how many
+        // mailboxes are bound to the broadcast exchange, stop once all of them answered.
+        replies.receivers = receivers;
+        let limit = req.limit().or(receivers.map(|n| n as usize));
         let cap = started + (req.timeout * 10).max(req.timeout + Duration::from_secs(10));
         while !replies.enough(limit) && Instant::now() < cap {
             let next = match tokio::time::timeout(req.timeout, consumer.next()).await {
@@ -265,6 +284,30 @@ impl AmqpProbe {
         let _ = ch.close(200, "ok".into()).await;
         replies.elapsed = started.elapsed();
         Ok(replies)
+    }
+
+    /// How many worker mailboxes are bound to `exchange`, from the management API (`None` when
+    /// it cannot tell quickly).
+    async fn mailbox_count(&self, exchange: &str) -> Option<u64> {
+        let vhost = self.url.amqp.as_ref()?.vhost.clone();
+        let limit = self.limits.connect.min(Duration::from_secs(2));
+        let m = Management::new(&self.url, self.management_url.as_deref(), limit).ok()?;
+        let bindings = m
+            .get(&format!(
+                "exchanges/{}/{}/bindings/source",
+                enc(&vhost),
+                enc(exchange)
+            ))
+            .await
+            .ok()?;
+        let suffix = format!(".{exchange}");
+        let n = bindings
+            .as_array()?
+            .iter()
+            .filter_map(|b| b.get("destination").and_then(Value::as_str))
+            .filter(|d| d.ends_with(&suffix))
+            .count();
+        u64::try_from(n).ok()
     }
 
     /// Read up to `n` messages with `basic.get` and put them all back with one

@@ -55,6 +55,13 @@ impl Broker {
         }
     }
 
+    /// Use this management API instead of the one derived from the broker URL (RabbitMQ).
+    pub fn set_management_url(&mut self, url: Option<String>) {
+        if let Broker::Amqp(a) = self {
+            a.management_url = url;
+        }
+    }
+
     /// Close connections politely.
     pub async fn close(&self) {
         if let Broker::Amqp(a) = self {
