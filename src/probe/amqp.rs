@@ -258,10 +258,12 @@ impl AmqpProbe {
         let (receivers, consumer) = tokio::join!(count, setup);
         let mut consumer = consumer?;
 
-        let mut replies = Replies::default();
         // Celery waits for a silence of `timeout`; when the management API can tell how many
         // mailboxes are bound to the broadcast exchange, stop once all of them answered.
-        replies.receivers = receivers;
+        let mut replies = Replies {
+            receivers,
+            ..Replies::default()
+        };
         let limit = req.limit().or(receivers.map(|n| n as usize));
         let cap = started + (req.timeout * 10).max(req.timeout + Duration::from_secs(10));
         while !replies.enough(limit) && Instant::now() < cap {
