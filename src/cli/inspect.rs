@@ -94,7 +94,9 @@ pub fn run(args: InspectArgs) -> anyhow::Result<ExitStatus> {
             req.timeout.as_secs_f64(),
             match replies.receivers {
                 Some(0) => " (no worker mailbox is listening on this broker)".to_string(),
-                Some(n) => format!(" ({n} mailbox(es) received the broadcast)"),
+                Some(n) => format!(
+                    " although {n} mailbox(es) received the broadcast; do the workers use other transport options (sep, global_keyprefix) or a serializer they cannot reply in?"
+                ),
                 None => String::new(),
             }
         );

@@ -171,7 +171,13 @@ async fn gather_redis(
     q: &QueueQuery,
     report: &mut QueuesReport,
 ) -> Result<(), ProbeError> {
-    let bindings = r.bindings().await?;
+    let (bindings, unparsed) = r.bindings().await?;
+    if unparsed > 0 {
+        report.notes.push(format!(
+            "{unparsed} binding member(s) do not split into routing key, pattern and queue with sep {:?}; do the workers set another `sep` transport option? (--transport-option sep=…)",
+            r.opts.sep
+        ));
+    }
     for b in &bindings {
         report.row(&b.queue, "bindings");
     }

@@ -302,8 +302,9 @@ impl RedisProbe {
     // ---------------------------------------------------------------------------------------
 
     /// Every queue bound to an exchange (`_kombu.binding.*` sets), except the mailbox and event
-    /// queues.
-    pub async fn bindings(&self) -> Result<Vec<Binding>, ProbeError> {
+    /// queues; and how many members did not split into three fields with `sep` (a sign that
+    /// the workers use another `sep`).
+    pub async fn bindings(&self) -> Result<(Vec<Binding>, usize), ProbeError> {
         let pattern = format!(
             "{}_kombu.binding.*",
             glob_escape(&self.opts.global_keyprefix)
@@ -322,7 +323,7 @@ impl RedisProbe {
             })
             .collect();
         if tables.is_empty() {
-            return Ok(Vec::new());
+            return Ok((Vec::new(), 0));
         }
         let mut pipe = redis::pipe();
         for (key, _) in &tables {
@@ -330,23 +331,27 @@ impl RedisProbe {
         }
         let members: Vec<Vec<String>> = self.run_pipe(&pipe, "SMEMBERS").await?;
         let mut out = Vec::new();
+        let mut unparsed = 0;
         for ((_, exchange), members) in tables.iter().zip(members) {
             for m in members {
                 let parts: Vec<&str> = m.split(self.opts.sep.as_str()).collect();
-                if let [rk, _pattern, queue] = parts[..]
-                    && !is_internal_queue(queue, ns)
-                {
-                    out.push(Binding {
-                        exchange: exchange.clone(),
-                        routing_key: rk.to_string(),
-                        queue: queue.to_string(),
-                    });
+                match parts[..] {
+                    [rk, _pattern, queue] => {
+                        if !is_internal_queue(queue, ns) {
+                            out.push(Binding {
+                                exchange: exchange.clone(),
+                                routing_key: rk.to_string(),
+                                queue: queue.to_string(),
+                            });
+                        }
+                    }
+                    _ => unparsed += 1,
                 }
             }
         }
         out.sort_by(|a, b| (&a.queue, &a.exchange).cmp(&(&b.queue, &b.exchange)));
         out.dedup();
-        Ok(out)
+        Ok((out, unparsed))
     }
 
     /// Nodes that have a pidbox binding (a hint without broadcasting; crashed workers linger).
