@@ -871,3 +871,118 @@ fn rabbitmq_bad_credentials_and_vhost_are_one_line_errors() {
         }
     }
 }
+
+// -------------------------------------------------------------------------------------------
+// Redis Sentinel
+// -------------------------------------------------------------------------------------------
+
+/// A `redis-server --sentinel` on a free port, monitoring the local Redis as `cdtmaster`.
+struct Sentinel {
+    child: std::process::Child,
+    port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl Sentinel {
+    fn start() -> Sentinel {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let dir = tempfile::tempdir().unwrap();
+        let conf = dir.path().join("sentinel.conf");
+        let (host, redis_port) = REDIS_ADDR.split_once(':').unwrap();
+        std::fs::write(
+            &conf,
+            format!(
+                "port {port}\nbind 127.0.0.1\nsentinel monitor cdtmaster {host} {redis_port} 1\n"
+            ),
+        )
+        .unwrap();
+        let child = std::process::Command::new("redis-server")
+            .arg(&conf)
+            .arg("--sentinel")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("redis-server (for --sentinel) is installed with Redis");
+        let s = Sentinel {
+            child,
+            port,
+            _dir: dir,
+        };
+        wait_until(
+            "the sentinel knows its master",
+            Duration::from_secs(10),
+            || {
+                let client = redis::Client::open(format!("redis://127.0.0.1:{}", s.port).as_str())
+                    .map_err(|e| e.to_string())?;
+                let mut con = client.get_connection().map_err(|e| e.to_string())?;
+                redis::cmd("SENTINEL")
+                    .arg("get-master-addr-by-name")
+                    .arg("cdtmaster")
+                    .query::<Vec<String>>(&mut con)
+                    .map_err(|e| e.to_string())
+            },
+        );
+        s
+    }
+}
+
+impl Drop for Sentinel {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn redis_sentinel_urls_resolve_the_master_and_keep_db_and_prefix() {
+    let redis = RedisScope::new();
+    let sentinel = Sentinel::start();
+    let _w = Worker::start(&redis.env(), "w1@cdt", &["celery"], &[]);
+    publish(
+        &redis.env(),
+        &[
+            "--task",
+            "liveapp.add",
+            "--args",
+            "[1, 2]",
+            "--queue",
+            "parked",
+        ],
+    );
+    // Celery's form: several sentinels separated by `;`, the first one down.
+    let url = format!(
+        "sentinel://127.0.0.1:1/{db};sentinel://127.0.0.1:{port}/{db}",
+        db = redis.db(),
+        port = sentinel.port
+    );
+    let opts = redis.transport_option_args();
+    let run = |extra: &[&str]| {
+        let mut args: Vec<&str> = extra.to_vec();
+        args.extend([
+            "--broker",
+            url.as_str(),
+            "--transport-option",
+            "master_name=cdtmaster",
+            "--format",
+            "json",
+        ]);
+        args.extend(opts.iter().map(String::as_str));
+        let out = celery_doctor(&args);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        serde_json::from_slice::<Value>(&out.stdout).unwrap()
+    };
+    assert_eq!(run(&["inspect", "ping"]), json!({"w1@cdt": {"ok": "pong"}}));
+    assert_eq!(row(&run(&["queues"]), "parked")["ready"], 1);
+    // Without the master's name: a usage error that says which option is missing.
+    let out = celery_doctor(&["queues", "--broker", &url]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("master_name"),
+        "{}",
+        text(&out.stderr)
+    );
+}
