@@ -8,7 +8,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::ExitStatus;
-use super::probe::{BrokerArgs, LiveFormat, OutputArgs, block_on};
+use super::probe::{BrokerArgs, OutputArgs, block_on};
 use crate::probe::Broker;
 use crate::probe::message::{self, BodyStatus, RawMessage, TaskMessage};
 
@@ -112,14 +112,8 @@ pub fn run(args: PeekArgs) -> anyhow::Result<ExitStatus> {
         broker.close().await;
         result
     })??;
-    super::output::write_to(args.out.output.as_deref(), |out| match args.out.format {
-        LiveFormat::Json => {
-            serde_json::to_writer_pretty(&mut *out, &report)?;
-            writeln!(out)?;
-            Ok(())
-        }
-        LiveFormat::Text => write_text(out, &report, color),
-    })?;
+    args.out
+        .emit(&report, |out| write_text(out, &report, color))?;
     Ok(ExitStatus::Success)
 }
 

@@ -60,6 +60,22 @@ pub struct OutputArgs {
 }
 
 impl OutputArgs {
+    /// Write `value` as pretty JSON, or with `text`, to stdout or `--output`.
+    pub fn emit<T: serde::Serialize>(
+        &self,
+        value: &T,
+        text: impl FnOnce(&mut dyn std::io::Write) -> anyhow::Result<()>,
+    ) -> anyhow::Result<()> {
+        super::output::write_to(self.output.as_deref(), |out| match self.format {
+            LiveFormat::Json => {
+                serde_json::to_writer_pretty(&mut *out, value)?;
+                writeln!(out)?;
+                Ok(())
+            }
+            LiveFormat::Text => text(out),
+        })
+    }
+
     pub fn use_color(&self) -> bool {
         crate::color::decide(
             super::color_flag(self.no_color, self.color),

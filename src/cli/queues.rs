@@ -8,7 +8,7 @@ use comfy_table::{CellAlignment, ContentArrangement, Table, presets::UTF8_FULL_C
 
 use super::ExitStatus;
 use super::output::Progress;
-use super::probe::{BrokerArgs, LiveFormat, OutputArgs, block_on, positive_secs};
+use super::probe::{BrokerArgs, OutputArgs, block_on, positive_secs};
 use crate::probe::Broker;
 use crate::probe::queues::{QueueQuery, QueuesReport, gather};
 
@@ -62,14 +62,8 @@ pub fn run(args: QueuesArgs) -> anyhow::Result<ExitStatus> {
     for note in &report.notes {
         eprintln!("celery-doctor: note: {note}");
     }
-    super::output::write_to(args.out.output.as_deref(), |out| match args.out.format {
-        LiveFormat::Json => {
-            serde_json::to_writer_pretty(&mut *out, &report)?;
-            writeln!(out)?;
-            Ok(())
-        }
-        LiveFormat::Text => write_text(out, &report, color),
-    })?;
+    args.out
+        .emit(&report, |out| write_text(out, &report, color))?;
     Ok(ExitStatus::Success)
 }
 

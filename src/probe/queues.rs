@@ -231,10 +231,8 @@ async fn gather_redis(
             let raw = r.peek_raw(&row.name, q.sample).await?;
             row.sampled = raw.len() as u64;
             for (_, bytes) in raw {
-                let name = message::parse_redis_envelope(&bytes)
-                    .ok()
-                    .and_then(|m| message::task_name(&m))
-                    .unwrap_or_else(|| "<undecodable>".into());
+                let name =
+                    message::envelope_task_name(&bytes).unwrap_or_else(|| "<undecodable>".into());
                 *row.tasks.entry(name).or_default() += 1;
             }
         }

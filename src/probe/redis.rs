@@ -126,14 +126,7 @@ impl RedisProbe {
         what: &str,
     ) -> Result<T, ProbeError> {
         let mut conn = self.conn.clone();
-        deadline(
-            &self.url,
-            what,
-            self.limits.connect,
-            cmd.query_async::<T>(&mut conn),
-        )
-        .await?
-        .map_err(|e| map_error(&self.url, "", &e, self.limits.connect))
+        self.bounded(what, cmd.query_async::<T>(&mut conn)).await
     }
 
     /// Run a pipeline with the command timeout.
@@ -143,14 +136,17 @@ impl RedisProbe {
         what: &str,
     ) -> Result<T, ProbeError> {
         let mut conn = self.conn.clone();
-        deadline(
-            &self.url,
-            what,
-            self.limits.connect,
-            pipe.query_async::<T>(&mut conn),
-        )
-        .await?
-        .map_err(|e| map_error(&self.url, "", &e, self.limits.connect))
+        self.bounded(what, pipe.query_async::<T>(&mut conn)).await
+    }
+
+    async fn bounded<T>(
+        &self,
+        what: &str,
+        fut: impl std::future::Future<Output = redis::RedisResult<T>>,
+    ) -> Result<T, ProbeError> {
+        deadline(&self.url, what, self.limits.connect, fut)
+            .await?
+            .map_err(|e| map_error(&self.url, "", &e, self.limits.connect))
     }
 
     /// `INFO` as a map of field → value (all sections).
