@@ -4,7 +4,9 @@ use std::io::Write;
 
 use clap::Args;
 use colored::Colorize;
-use comfy_table::{ContentArrangement, Table, presets::UTF8_FULL_CONDENSED};
+use comfy_table::Table;
+
+use super::output::table;
 use serde_json::Value;
 
 use super::ExitStatus;
@@ -144,19 +146,6 @@ fn plain(v: &Value) -> String {
         Value::Null => "-".into(),
         other => other.to_string(),
     }
-}
-
-fn table(color: bool, header: &[&str]) -> Table {
-    let mut t = Table::new();
-    t.load_preset(UTF8_FULL_CONDENSED)
-        .set_content_arrangement(ContentArrangement::Dynamic)
-        .set_header(header.to_vec());
-    if color {
-        t.enforce_styling();
-    } else {
-        t.force_no_tty();
-    }
-    t
 }
 
 fn summary(cmd: InspectCommand, answer: &Value) -> String {

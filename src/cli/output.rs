@@ -5,6 +5,20 @@ use std::path::Path;
 
 use anyhow::Context;
 
+/// A condensed table that wraps to the terminal, styled only when colour is on.
+pub fn table(color: bool, header: &[&str]) -> comfy_table::Table {
+    let mut t = comfy_table::Table::new();
+    t.load_preset(comfy_table::presets::UTF8_FULL_CONDENSED)
+        .set_content_arrangement(comfy_table::ContentArrangement::Dynamic)
+        .set_header(header.to_vec());
+    if color {
+        t.enforce_styling();
+    } else {
+        t.force_no_tty();
+    }
+    t
+}
+
 /// Write with `f` to `path` (a temporary file beside it, then renamed: never half-written) or
 /// to stdout.
 pub fn write_to(

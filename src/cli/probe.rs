@@ -21,7 +21,7 @@ pub enum LiveFormat {
     Json,
 }
 
-#[derive(Args, Debug, Clone)]
+#[derive(Args, Clone)]
 pub struct BrokerArgs {
     /// Broker URL (default: $CELERY_BROKER_URL, else $BROKER_URL, else the project's
     /// `broker_url` with --app-path). Printed only with the password masked.
@@ -41,6 +41,20 @@ pub struct BrokerArgs {
     /// RabbitMQ management API (default: http://<broker host>:15672 with the broker's credentials).
     #[arg(long, value_name = "URL")]
     pub management_url: Option<String>,
+}
+
+/// Never prints a password, even in a debug dump of the parsed arguments.
+impl std::fmt::Debug for BrokerArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let masked = |u: &Option<String>| u.as_deref().map(crate::probe::url::redact_url_text);
+        f.debug_struct("BrokerArgs")
+            .field("broker", &masked(&self.broker))
+            .field("transport_options", &self.transport_options)
+            .field("app_path", &self.app_path)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("management_url", &masked(&self.management_url))
+            .finish()
+    }
 }
 
 #[derive(Args, Debug, Clone)]

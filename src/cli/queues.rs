@@ -4,7 +4,7 @@ use std::io::Write;
 
 use clap::Args;
 use colored::Colorize;
-use comfy_table::{CellAlignment, ContentArrangement, Table, presets::UTF8_FULL_CONDENSED};
+use comfy_table::CellAlignment;
 
 use super::ExitStatus;
 use super::output::Progress;
@@ -53,7 +53,7 @@ pub fn run(args: QueuesArgs) -> anyhow::Result<ExitStatus> {
     let report = block_on(async {
         let mut broker = Broker::connect(&target.url, &target.opts, target.limits).await?;
         broker.set_management_url(args.broker.management_url.clone());
-        let report = gather(&broker, &query).await;
+        let report = gather(&broker, &query, &target.opts.control_exchange).await;
         broker.close().await;
         report
     });
@@ -77,22 +77,17 @@ fn write_text(out: &mut dyn Write, r: &QueuesReport, color: bool) -> anyhow::Res
         writeln!(out, "no queues found")?;
         return Ok(());
     }
-    let mut t = Table::new();
-    t.load_preset(UTF8_FULL_CONDENSED)
-        .set_content_arrangement(ContentArrangement::Dynamic)
-        .set_header(vec![
+    let mut t = super::output::table(
+        color,
+        &[
             "queue",
             "ready",
             "unacked",
             "oldest unacked",
             "consumers",
             "tasks (sample)",
-        ]);
-    if color {
-        t.enforce_styling();
-    } else {
-        t.force_no_tty();
-    }
+        ],
+    );
     for q in &r.queues {
         let consumers = match (q.consumers, q.consumer_nodes.is_empty()) {
             (Some(0), _) if q.ready.unwrap_or(0) > 0 => {

@@ -12,12 +12,12 @@ use lapin::types::{AMQPValue, FieldTable, ShortString};
 use lapin::{BasicProperties, Channel, Connection, ConnectionProperties, ExchangeKind};
 use serde_json::{Map, Value};
 
+use super::deadline;
 use super::error::{ProbeError, classify};
 use super::mailbox::{Replies, Request, new_id};
 use super::management::{Management, enc};
 use super::message::{self, RawMessage};
 use super::options::Limits;
-use super::redis::deadline;
 use super::url::BrokerUrl;
 
 /// An open AMQP connection to one vhost.
@@ -91,6 +91,11 @@ impl AmqpProbe {
         self.conn.status().blocked()
     }
 
+    /// Close a channel, bounded in time; a failure to close changes nothing for the user.
+    async fn close_channel(&self, ch: &Channel) {
+        let _ = tokio::time::timeout(self.limits.connect, ch.close(200, "ok".into())).await;
+    }
+
     /// Close politely (exclusive reply queues vanish with the connection).
     pub async fn close(&self) {
         let _ = tokio::time::timeout(
@@ -120,7 +125,7 @@ impl AmqpProbe {
         .await?;
         match declared {
             Ok(q) => {
-                let _ = ch.close(200, "ok".into()).await;
+                self.close_channel(&ch).await;
                 Ok(Some(QueueCounts {
                     ready: u64::from(q.message_count()),
                     consumers: u64::from(q.consumer_count()),
@@ -154,7 +159,7 @@ impl AmqpProbe {
         .await?;
         match exists {
             Ok(()) => {
-                let _ = probe_ch.close(200, "ok".into()).await;
+                self.close_channel(&probe_ch).await;
             }
             Err(e) if e.to_string().contains("NOT_FOUND") => {
                 return Ok(Replies {
@@ -283,7 +288,7 @@ impl AmqpProbe {
                 Err(reason) => replies.undecodable.push(reason),
             }
         }
-        let _ = ch.close(200, "ok".into()).await;
+        self.close_channel(&ch).await;
         replies.elapsed = started.elapsed();
         Ok(replies)
     }
@@ -319,6 +324,38 @@ impl AmqpProbe {
         let ch = self.channel().await?;
         let mut out = Vec::new();
         let mut last_tag = None;
+        let read = self.get_into(&ch, queue, n, &mut out, &mut last_tag).await;
+        // Put back whatever was taken, also when a later get failed.
+        let requeued = match last_tag {
+            Some(tag) => {
+                self.step(
+                    "basic.nack",
+                    ch.basic_nack(
+                        tag,
+                        BasicNackOptions {
+                            multiple: true,
+                            requeue: true,
+                        },
+                    ),
+                )
+                .await
+            }
+            None => Ok(()),
+        };
+        self.close_channel(&ch).await;
+        read?;
+        requeued?;
+        Ok(out)
+    }
+
+    async fn get_into(
+        &self,
+        ch: &Channel,
+        queue: &str,
+        n: usize,
+        out: &mut Vec<RawMessage>,
+        last_tag: &mut Option<u64>,
+    ) -> Result<(), ProbeError> {
         while out.len() < n {
             let got = self
                 .step(
@@ -328,55 +365,45 @@ impl AmqpProbe {
                 .await?;
             let Some(msg) = got else { break };
             let d = msg.delivery;
-            last_tag = Some(d.delivery_tag);
-            let mut properties = Map::new();
-            let p = &d.properties;
-            if let Some(v) = p.correlation_id() {
-                properties.insert("correlation_id".into(), Value::from(v.as_str()));
-            }
-            if let Some(v) = p.reply_to() {
-                properties.insert("reply_to".into(), Value::from(v.as_str()));
-            }
-            if let Some(v) = p.priority() {
-                properties.insert("priority".into(), Value::from(*v));
-            }
-            if let Some(v) = p.delivery_mode() {
-                properties.insert("delivery_mode".into(), Value::from(*v));
-            }
-            if let Some(v) = p.expiration() {
-                properties.insert("expiration".into(), Value::from(v.as_str()));
-            }
-            properties.insert(
-                "delivery_info".into(),
-                serde_json::json!({"exchange": d.exchange.as_str(), "routing_key": d.routing_key.as_str()}),
-            );
-            out.push(RawMessage {
-                content_type: p.content_type().as_ref().map(|s| s.as_str().to_string()),
-                content_encoding: p
-                    .content_encoding()
-                    .as_ref()
-                    .map(|s| s.as_str().to_string()),
-                headers: table_to_json(p.headers().as_ref()),
-                properties,
-                body: d.data.clone(),
-                redelivered: Some(d.redelivered),
-            });
+            *last_tag = Some(d.delivery_tag);
+            out.push(raw_from_delivery(&d));
         }
-        if let Some(tag) = last_tag {
-            self.step(
-                "basic.nack",
-                ch.basic_nack(
-                    tag,
-                    BasicNackOptions {
-                        multiple: true,
-                        requeue: true,
-                    },
-                ),
-            )
-            .await?;
-        }
-        let _ = ch.close(200, "ok".into()).await;
-        Ok(out)
+        Ok(())
+    }
+}
+
+fn raw_from_delivery(d: &lapin::message::Delivery) -> RawMessage {
+    let p = &d.properties;
+    let mut properties = Map::new();
+    if let Some(v) = p.correlation_id() {
+        properties.insert("correlation_id".into(), Value::from(v.as_str()));
+    }
+    if let Some(v) = p.reply_to() {
+        properties.insert("reply_to".into(), Value::from(v.as_str()));
+    }
+    if let Some(v) = p.priority() {
+        properties.insert("priority".into(), Value::from(*v));
+    }
+    if let Some(v) = p.delivery_mode() {
+        properties.insert("delivery_mode".into(), Value::from(*v));
+    }
+    if let Some(v) = p.expiration() {
+        properties.insert("expiration".into(), Value::from(v.as_str()));
+    }
+    properties.insert(
+        "delivery_info".into(),
+        serde_json::json!({"exchange": d.exchange.as_str(), "routing_key": d.routing_key.as_str()}),
+    );
+    RawMessage {
+        content_type: p.content_type().as_ref().map(|s| s.as_str().to_string()),
+        content_encoding: p
+            .content_encoding()
+            .as_ref()
+            .map(|s| s.as_str().to_string()),
+        headers: table_to_json(p.headers().as_ref()),
+        properties,
+        body: d.data.clone(),
+        redelivered: Some(d.redelivered),
     }
 }
 
@@ -451,14 +478,29 @@ fn map_error(
 ) -> ProbeError {
     let broker = url.to_string();
     let detail = url.redact(&e.to_string());
-    if detail.contains("NOT_ALLOWED") || detail.contains("vhost") {
+    // Channel-level refusals name a resource ("access to queue 'x' in vhost 'y' refused");
+    // a login refusal does not.
+    if detail.contains("ACCESS_REFUSED") && detail.contains("access to") {
+        return ProbeError::Permission { broker, detail };
+    }
+    // Connection-level 530 NOT_ALLOWED: the vhost is missing or the user may not open it.
+    if detail.contains("NOT_ALLOWED") {
         return ProbeError::Vhost {
             broker,
             vhost: vhost.to_string(),
         };
     }
-    if detail.contains("ACCESS_REFUSED") && detail.contains("access to") {
-        return ProbeError::Permission { broker, detail };
+    if detail.contains("RESOURCE_LOCKED") {
+        return ProbeError::Protocol {
+            broker,
+            detail: format!("{detail} (the queue is exclusive to another connection)"),
+        };
+    }
+    if detail.contains("PRECONDITION_FAILED") {
+        return ProbeError::Protocol {
+            broker,
+            detail: format!("{detail} (declared elsewhere with other flags)"),
+        };
     }
     classify(&broker, host, &detail, limit.as_secs_f64())
 }

@@ -98,11 +98,7 @@ impl Request {
 
     /// The broadcast headers: a Lamport clock and the client-side expiry.
     pub fn headers(&self) -> Value {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs_f64())
-            .unwrap_or(0.0);
-        json!({"clock": 1, "expires": now + self.timeout.as_secs_f64()})
+        json!({"clock": 1, "expires": super::now_secs() + self.timeout.as_secs_f64()})
     }
 }
 

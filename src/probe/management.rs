@@ -67,7 +67,12 @@ impl Management {
                 } else {
                     host.to_string()
                 };
-                format!("http://{host}:15672")
+                // Never send a TLS broker's credentials in clear text.
+                if a.is_some_and(|a| a.tls) {
+                    format!("https://{host}:15671")
+                } else {
+                    format!("http://{host}:15672")
+                }
             }
         };
         let client = reqwest::Client::builder()
@@ -92,7 +97,11 @@ impl Management {
         let url = format!("{}/api/{path}", self.base);
         let fail = |detail: String| ProbeError::Management {
             url: self.shown.clone(),
-            detail: detail.replace(&self.password, "****"),
+            detail: if self.password.is_empty() {
+                detail
+            } else {
+                detail.replace(&self.password, "****")
+            },
         };
         let resp = self
             .client
@@ -134,18 +143,6 @@ impl Management {
             ))
             .await?;
         Ok(v.as_array().cloned().unwrap_or_default())
-    }
-
-    /// One queue in detail (consumer details included), or `None` when it does not exist.
-    pub async fn queue(&self, vhost: &str, name: &str) -> Result<Option<Value>, ProbeError> {
-        match self
-            .get(&format!("queues/{}/{}", enc(vhost), enc(name)))
-            .await
-        {
-            Ok(v) => Ok(Some(v)),
-            Err(ProbeError::Management { detail, .. }) if detail.contains("404") => Ok(None),
-            Err(e) => Err(e),
-        }
     }
 }
 

@@ -19,6 +19,8 @@ pub use error::ProbeError;
 pub use options::{Limits, TransportOptions};
 pub use url::{BrokerKind, BrokerUrl};
 
+use std::time::Duration;
+
 /// A connected broker of either kind.
 pub enum Broker {
     Redis(redis::RedisProbe),
@@ -70,7 +72,31 @@ impl Broker {
     }
 }
 
+/// Await `fut`, or fail with a timeout naming `what`.
+pub(crate) async fn deadline<F: std::future::Future>(
+    url: &BrokerUrl,
+    what: &str,
+    limit: Duration,
+    fut: F,
+) -> Result<F::Output, ProbeError> {
+    tokio::time::timeout(limit, fut)
+        .await
+        .map_err(|_| ProbeError::Timeout {
+            broker: url.to_string(),
+            what: what.to_string(),
+            secs: limit.as_secs_f64(),
+        })
+}
+
 /// rustls needs one process-wide crypto provider; we build with `ring` only.
 fn install_crypto_provider() {
     let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+/// Seconds since the Unix epoch (0 if the clock is before it).
+pub fn now_secs() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
 }

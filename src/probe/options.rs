@@ -23,13 +23,12 @@ pub struct TransportOptions {
     pub priority_steps: Vec<u32>,
     pub sep: String,
     pub fanout_prefix: FanoutPrefix,
+    /// Only changes channels published with a routing key; mailbox broadcasts have none.
     pub fanout_patterns: bool,
     pub unacked_key: String,
     pub unacked_index_key: String,
     /// Sentinel: the monitored master's name.
     pub master_name: Option<String>,
-    /// Queue-name prefix (SQS-style `queue_name_prefix`); prepended to every queue name.
-    pub queue_name_prefix: String,
     /// `control_exchange` (a Celery setting, accepted here too): the mailbox namespace.
     pub control_exchange: String,
     /// Keys given that change nothing celery-doctor reads (reported once on stderr).
@@ -48,7 +47,6 @@ impl Default for TransportOptions {
             unacked_key: "unacked".into(),
             unacked_index_key: "unacked_index".into(),
             master_name: None,
-            queue_name_prefix: String::new(),
             control_exchange: "celery".into(),
             ignored: Vec::new(),
         }
@@ -132,7 +130,6 @@ impl TransportOptions {
             "unacked_key" => self.unacked_key = string()?,
             "unacked_index_key" => self.unacked_index_key = string()?,
             "master_name" => self.master_name = Some(string()?),
-            "queue_name_prefix" => self.queue_name_prefix = string()?,
             "control_exchange" => self.control_exchange = string()?,
             other => {
                 if !self.ignored.iter().any(|k| k == other) {

@@ -2,7 +2,7 @@
 //! name from a bounded sample — gathered from every source that names queues.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use serde::Serialize;
 use serde_json::Value;
@@ -45,6 +45,10 @@ pub struct QueueRow {
     pub unacked: Option<u64>,
     /// Age in seconds of the oldest unacknowledged delivery (Redis `unacked_index`).
     pub oldest_unacked_age_secs: Option<f64>,
+    /// Redis: unacknowledged deliveries older than `visibility_timeout`; the next restore
+    /// sweep of any worker puts them back in the queue (ETA tasks then run twice).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unacked_past_visibility_timeout: Option<u64>,
     /// Consumers: from the broker (RabbitMQ) or from the workers' `active_queues` (Redis).
     pub consumers: Option<u64>,
     /// Worker nodes that said they consume this queue.
@@ -94,7 +98,7 @@ impl QueuesReport {
 }
 
 /// Gather the report.
-pub async fn gather(broker: &Broker, q: &QueueQuery) -> Result<QueuesReport, ProbeError> {
+pub async fn gather(broker: &Broker, q: &QueueQuery, ns: &str) -> Result<QueuesReport, ProbeError> {
     let mut report = QueuesReport {
         broker: broker.url().to_string(),
         transport: match broker {
@@ -106,10 +110,6 @@ pub async fn gather(broker: &Broker, q: &QueueQuery) -> Result<QueuesReport, Pro
         unacked_total: None,
         notes: Vec::new(),
     };
-    let ns = match broker {
-        Broker::Redis(r) => r.opts.control_exchange.clone(),
-        Broker::Amqp(_) => "celery".to_string(),
-    };
     if q.ask_workers {
         let req = Request {
             method: InspectCommand::ActiveQueues.method().into(),
@@ -117,10 +117,10 @@ pub async fn gather(broker: &Broker, q: &QueueQuery) -> Result<QueuesReport, Pro
             destination: None,
             timeout: q.worker_timeout,
             expect: None,
-            namespace: ns.clone(),
+            namespace: ns.to_string(),
         };
         let replies = broker.broadcast(&req).await?;
-        apply_active_queues(&mut report, &replies, &ns);
+        apply_active_queues(&mut report, &replies);
     }
     for name in &q.from_project {
         report.row(name, "project");
@@ -130,16 +130,16 @@ pub async fn gather(broker: &Broker, q: &QueueQuery) -> Result<QueuesReport, Pro
     }
     match broker {
         Broker::Redis(r) => gather_redis(r, q, &mut report).await?,
-        Broker::Amqp(a) => gather_amqp(a, q, &mut report).await?,
+        Broker::Amqp(a) => gather_amqp(a, q, ns, &mut report).await?,
     }
     report
         .queues
-        .retain(|r| !is_internal_queue(&r.name, &ns) || q.explicit.contains(&r.name));
+        .retain(|r| !is_internal_queue(&r.name, ns) || q.explicit.contains(&r.name));
     report.queues.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(report)
 }
 
-fn apply_active_queues(report: &mut QueuesReport, replies: &Replies, _ns: &str) {
+fn apply_active_queues(report: &mut QueuesReport, replies: &Replies) {
     let mut nodes = Vec::new();
     for (node, answer) in &replies.nodes {
         nodes.push(node.clone());
@@ -191,13 +191,17 @@ async fn gather_redis(
         ));
     }
     let now = now_secs();
-    let mut per_queue: BTreeMap<String, (u64, Option<f64>)> = BTreeMap::new();
+    // queue → (count, oldest delivery, past the visibility timeout)
+    let mut per_queue: BTreeMap<String, (u64, Option<f64>, u64)> = BTreeMap::new();
     for u in &unacked.entries {
         let name = u.queue.clone().unwrap_or_else(|| "<unknown>".into());
-        let slot = per_queue.entry(name).or_insert((0, None));
+        let slot = per_queue.entry(name).or_insert((0, None, 0));
         slot.0 += 1;
         if let Some(t) = u.delivered_at {
             slot.1 = Some(slot.1.map_or(t, |o: f64| o.min(t)));
+            if now - t > r.opts.visibility_timeout {
+                slot.2 += 1;
+            }
         }
     }
     for name in per_queue.keys() {
@@ -214,8 +218,9 @@ async fn gather_redis(
             .filter(|(_, n)| *n > 0)
             .map(|(s, n)| (s.to_string(), *n))
             .collect();
-        let (count, oldest) = per_queue.get(&row.name).copied().unwrap_or((0, None));
+        let (count, oldest, overdue) = per_queue.get(&row.name).copied().unwrap_or((0, None, 0));
         row.unacked = Some(count);
+        row.unacked_past_visibility_timeout = Some(overdue);
         row.oldest_unacked_age_secs = oldest.map(|t| ((now - t) * 10.0).round() / 10.0);
         if workers_known {
             row.consumers = Some(row.consumer_nodes.len() as u64);
@@ -243,6 +248,7 @@ async fn gather_redis(
 async fn gather_amqp(
     a: &AmqpProbe,
     q: &QueueQuery,
+    ns: &str,
     report: &mut QueuesReport,
 ) -> Result<(), ProbeError> {
     let vhost = a
@@ -252,36 +258,49 @@ async fn gather_amqp(
         .map(|u| u.vhost.clone())
         .unwrap_or_else(|| "/".into());
     let mut from_api: BTreeMap<String, Value> = BTreeMap::new();
-    match Management::new(&a.url, q.management_url.as_deref(), a.limits.connect) {
-        Ok(m) => match m.queues(&vhost).await {
-            Ok(list) => {
-                for item in list {
-                    if let Some(name) = item.get("name").and_then(Value::as_str) {
-                        from_api.insert(name.to_string(), item.clone());
-                    }
+    let management = Management::new(&a.url, q.management_url.as_deref(), a.limits.connect)
+        .map_err(|e| e.to_string());
+    let listed = match &management {
+        Ok(m) => m.queues(&vhost).await.map_err(|e| e.to_string()),
+        Err(e) => Err(e.clone()),
+    };
+    match listed {
+        Ok(list) => {
+            for item in list {
+                if let Some(name) = item.get("name").and_then(Value::as_str) {
+                    from_api.insert(name.to_string(), item.clone());
                 }
             }
-            Err(e) => report.notes.push(format!(
-                "{e}; unacknowledged counts unknown, queues found only from other sources"
-            )),
-        },
-        Err(e) => report.notes.push(e.to_string()),
+        }
+        Err(e) => report.notes.push(format!(
+            "{e}; unacknowledged counts unknown, queues found only from other sources"
+        )),
     }
-    for name in from_api.keys() {
-        if !name.starts_with("celeryev.") && !name.ends_with(".pidbox") {
+    for (name, item) in &from_api {
+        // Exclusive queues belong to one connection (reply queues, `amq.gen-*`): not task
+        // queues, and a passive declare of one is refused with 405 RESOURCE_LOCKED.
+        let exclusive = item.get("exclusive").and_then(Value::as_bool) == Some(true);
+        if !exclusive && !is_internal_queue(name, ns) {
             report.row(name, "management");
         }
     }
     let mut unacked_total = (!from_api.is_empty()).then_some(0u64);
     let names: Vec<String> = report.queues.iter().map(|r| r.name.clone()).collect();
     for name in names {
-        let counts = a.queue_counts(&name).await?;
         let api = from_api.get(&name);
+        let num = |k: &str| api.and_then(|v| v.get(k)).and_then(Value::as_u64);
+        // The management API's full statistics lag; a passive declare is exact now, so it wins
+        // for ready and consumers. One queue failing does not end the report.
+        let counts = match a.queue_counts(&name).await {
+            Ok(c) => c,
+            Err(e) if e.kind() == "protocol" || e.kind() == "auth" => {
+                report.notes.push(format!("queue `{name}`: {e}"));
+                None
+            }
+            Err(e) => return Err(e),
+        };
         let row = report.row(&name, "broker");
         row.sources.retain(|s| s != "broker");
-        let num = |k: &str| api.and_then(|v| v.get(k)).and_then(Value::as_u64);
-        // The management API's figures lag by its stats interval (~5 s); a passive declare is
-        // exact now, so it wins for ready and consumers.
         match counts {
             Some(c) => {
                 row.exists = true;
@@ -289,12 +308,12 @@ async fn gather_amqp(
                 row.consumers = Some(c.consumers);
             }
             None => {
-                row.exists = false;
-                row.ready = num("messages_ready");
+                row.exists = api.is_some();
+                row.ready = num("messages_ready").or(api.map(|_| 0));
                 row.consumers = num("consumers");
             }
         }
-        row.unacked = num("messages_unacknowledged");
+        row.unacked = num("messages_unacknowledged").or(api.map(|_| 0));
         if let (Some(t), Some(u)) = (unacked_total.as_mut(), row.unacked) {
             *t += u;
         }
@@ -307,6 +326,20 @@ async fn gather_amqp(
                 .iter_mut()
                 .filter(|r| r.ready.unwrap_or(0) > 0)
             {
+                // Each requeue counts a delivery on a quorum queue; past its delivery limit
+                // RabbitMQ dead-letters or drops the message. Never risk that for a histogram.
+                let quorum = from_api
+                    .get(&row.name)
+                    .and_then(|v| v.get("type"))
+                    .and_then(Value::as_str)
+                    == Some("quorum");
+                if quorum {
+                    report.notes.push(format!(
+                        "queue `{}` is a quorum queue: not sampled (requeues count toward its delivery limit)",
+                        row.name
+                    ));
+                    continue;
+                }
                 let msgs = a.peek_requeue(&row.name, q.sample).await?;
                 row.sampled = msgs.len() as u64;
                 for m in msgs {
@@ -325,10 +358,7 @@ async fn gather_amqp(
 }
 
 fn now_secs() -> f64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs_f64())
-        .unwrap_or(0.0)
+    super::now_secs()
 }
 
 /// Names sorted and unique (helper for callers merging sources).

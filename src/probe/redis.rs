@@ -14,10 +14,11 @@ use redis::aio::MultiplexedConnection;
 use redis::{AsyncConnectionConfig, Client, ConnectionAddr, ConnectionInfo, RedisConnectionInfo};
 use serde_json::{Value, json};
 
+use super::deadline;
 use super::error::{ProbeError, classify};
 use super::mailbox::{Replies, Request, new_id};
-use super::message::{self, RawMessage};
-use super::options::{Limits, TransportOptions};
+use super::message;
+use super::options::{FanoutPrefix, Limits, TransportOptions};
 use super::url::{BrokerUrl, RedisEndpoint, RedisUrl};
 
 /// A connection to a Redis broker, with the layout options to find kombu's keys.
@@ -27,6 +28,10 @@ pub struct RedisProbe {
     pub db: i64,
     pub opts: TransportOptions,
     pub limits: Limits,
+    /// Redis < 6 accepts only whole seconds as blocking timeouts.
+    whole_second_timeouts: bool,
+    /// Sentinel: kombu < 5.4 listened on the literal channel `/{db}.<exchange>`.
+    sentinel: bool,
 }
 
 /// One binding of a queue: the exchange and routing key it was bound with.
@@ -44,9 +49,10 @@ pub struct Unacked {
     /// The queue it came from (resolved through bindings when it was not published to `""`).
     pub queue: Option<String>,
     pub task: Option<String>,
+    /// The `eta` header (countdown/ETA tasks wait here until due).
+    pub eta: Option<String>,
     /// When it was delivered (epoch seconds, from `unacked_index`).
     pub delivered_at: Option<f64>,
-    pub raw: Option<RawMessage>,
 }
 
 /// The `unacked` hash, bounded.
@@ -107,15 +113,25 @@ impl RedisProbe {
             other => other,
         })?
         .map_err(fail)?;
-        let probe = RedisProbe {
+        let mut probe = RedisProbe {
             conn,
             url: url.clone(),
             db: r.db,
             opts: opts.clone(),
             limits,
+            whole_second_timeouts: false,
+            sentinel: matches!(r.endpoint, RedisEndpoint::Sentinel { .. }),
         };
         // The connection may be lazy about auth; make sure the server answers us.
         let _: String = probe.run(&redis::cmd("PING"), "PING").await?;
+        let server: String = probe
+            .run(redis::cmd("INFO").arg("server"), "INFO server")
+            .await?;
+        let major = server
+            .lines()
+            .find_map(|l| l.strip_prefix("redis_version:"))
+            .and_then(|v| v.trim().split('.').next()?.parse::<u32>().ok());
+        probe.whole_second_timeouts = major.is_some_and(|m| m < 6);
         Ok(probe)
     }
 
@@ -241,15 +257,23 @@ impl RedisProbe {
                 "delivery_tag": new_id(),
             },
         });
+        let envelope = envelope.to_string();
         let channel = self.opts.fanout_channel(self.db, &req.exchange());
-        let receivers: u64 = self
+        let mut receivers: u64 = self
             .run(
-                redis::cmd("PUBLISH")
-                    .arg(&channel)
-                    .arg(envelope.to_string()),
+                redis::cmd("PUBLISH").arg(&channel).arg(&envelope),
                 "PUBLISH",
             )
             .await?;
+        if self.sentinel && self.opts.fanout_prefix == FanoutPrefix::Db {
+            // kombu < 5.4 over Sentinel never filled in the DB: its workers listen on the
+            // literal `/{db}.` channel. Reach them too (kombu 5.7's sentinel_fanout_compat).
+            let legacy = format!("{}/{{db}}.{}", self.opts.global_keyprefix, req.exchange());
+            let more: u64 = self
+                .run(redis::cmd("PUBLISH").arg(&legacy).arg(&envelope), "PUBLISH")
+                .await?;
+            receivers += more;
+        }
         let mut replies = Replies {
             receivers: Some(receivers),
             ..Replies::default()
@@ -261,7 +285,11 @@ impl RedisProbe {
         let key = self.opts.key(reply_queue);
         let cap = started + (req.timeout * 10).max(req.timeout + Duration::from_secs(10));
         while receivers > 0 && !replies.enough(limit) && Instant::now() < cap {
-            let wait = req.timeout.as_secs_f64().max(0.01);
+            let wait = if self.whole_second_timeouts {
+                format!("{}", req.timeout.as_secs_f64().ceil().max(1.0))
+            } else {
+                format!("{:.3}", req.timeout.as_secs_f64().max(0.01))
+            };
             let mut conn = self.conn.clone();
             let popped = deadline(
                 &self.url,
@@ -269,7 +297,7 @@ impl RedisProbe {
                 req.timeout + self.limits.connect,
                 redis::cmd("BRPOP")
                     .arg(&key)
-                    .arg(format!("{wait:.3}"))
+                    .arg(&wait)
                     .query_async::<Option<(String, Vec<u8>)>>(&mut conn),
             )
             .await?
@@ -348,24 +376,6 @@ impl RedisProbe {
         out.sort_by(|a, b| (&a.queue, &a.exchange).cmp(&(&b.queue, &b.exchange)));
         out.dedup();
         Ok((out, unparsed))
-    }
-
-    /// Nodes that have a pidbox binding (a hint without broadcasting; crashed workers linger).
-    pub async fn mailbox_nodes(&self) -> Result<Vec<String>, ProbeError> {
-        let ns = &self.opts.control_exchange;
-        let table = self.opts.key(&format!("_kombu.binding.{ns}.pidbox"));
-        let members: Vec<String> = self
-            .run(redis::cmd("SMEMBERS").arg(&table), "SMEMBERS")
-            .await?;
-        let suffix = format!(".{ns}.pidbox");
-        let mut nodes: Vec<String> = members
-            .iter()
-            .filter_map(|m| m.rsplit(self.opts.sep.as_str()).next())
-            .filter_map(|q| q.strip_suffix(suffix.as_str()))
-            .map(str::to_string)
-            .collect();
-        nodes.sort();
-        Ok(nodes)
     }
 
     async fn scan(&self, pattern: &str) -> Result<Vec<String>, ProbeError> {
@@ -472,6 +482,7 @@ impl RedisProbe {
             )
             .await?;
         times.extend(scores);
+        let mut seen = std::collections::HashSet::new();
         let mut cursor: u64 = 0;
         loop {
             let (next, batch): (u64, Vec<(String, Vec<u8>)>) = self
@@ -485,12 +496,19 @@ impl RedisProbe {
                 )
                 .await?;
             for (tag, value) in batch {
+                // HSCAN may return a field twice while the hash is rehashed.
+                if !seen.insert(tag.clone()) {
+                    continue;
+                }
                 let parsed = message::parse_unacked_entry(&value).ok();
-                let (queue, task, raw) = match parsed {
+                let (queue, task, eta) = match parsed {
                     Some((raw, exchange, rk)) => (
                         resolve_queue(bindings, &exchange, &rk),
                         message::task_name(&raw),
-                        Some(raw),
+                        raw.headers
+                            .get("eta")
+                            .and_then(Value::as_str)
+                            .map(str::to_string),
                     ),
                     None => (None, None, None),
                 };
@@ -499,7 +517,7 @@ impl RedisProbe {
                     tag,
                     queue,
                     task,
-                    raw,
+                    eta,
                 });
             }
             cursor = next;
@@ -520,18 +538,21 @@ fn resolve_queue(bindings: &[Binding], exchange: &str, rk: &str) -> Option<Strin
     if exchange.is_empty() {
         return Some(rk.to_string());
     }
-    bindings
+    // Direct exchanges (Celery's default): the binding with this routing key. Anything else
+    // (topic, fanout, several queues) stays unattributed rather than guessed.
+    let mut matches = bindings
         .iter()
-        .find(|b| b.exchange == exchange && b.routing_key == rk)
-        .or_else(|| bindings.iter().find(|b| b.exchange == exchange))
-        .map(|b| b.queue.clone())
+        .filter(|b| b.exchange == exchange && b.routing_key == rk);
+    match (matches.next(), matches.next()) {
+        (Some(b), None) => Some(b.queue.clone()),
+        _ => None,
+    }
 }
 
-/// Mailbox, reply and event queues are not task queues.
+/// Mailbox and reply queues (`<node>.<ns>.pidbox`, `<oid>.reply.<ns>.pidbox`) and event
+/// queues (`celeryev.<uuid>`) are not task queues.
 pub fn is_internal_queue(queue: &str, ns: &str) -> bool {
-    queue.ends_with(&format!(".{ns}.pidbox"))
-        || queue.ends_with(".pidbox")
-        || queue.starts_with("celeryev.")
+    queue.ends_with(&format!(".{ns}.pidbox")) || queue.starts_with("celeryev.")
 }
 
 fn glob_escape(s: &str) -> String {
@@ -623,22 +644,6 @@ async fn sentinel_client(
     .map_err(fail)
 }
 
-/// Await `fut`, or fail with a timeout naming `what`.
-pub(crate) async fn deadline<F: std::future::Future>(
-    url: &BrokerUrl,
-    what: &str,
-    limit: Duration,
-    fut: F,
-) -> Result<F::Output, ProbeError> {
-    tokio::time::timeout(limit, fut)
-        .await
-        .map_err(|_| ProbeError::Timeout {
-            broker: url.to_string(),
-            what: what.to_string(),
-            secs: limit.as_secs_f64(),
-        })
-}
-
 fn map_error(url: &BrokerUrl, host: &str, e: &redis::RedisError, limit: Duration) -> ProbeError {
     let broker = url.to_string();
     let detail = url.redact(&e.to_string());
@@ -681,7 +686,10 @@ mod tests {
         assert_eq!(resolve_queue(&b, "", "celery").as_deref(), Some("celery"));
         assert_eq!(resolve_queue(&b, "tasks", "rk").as_deref(), Some("work"));
         assert_eq!(resolve_queue(&b, "other", "rk"), None);
+        assert_eq!(resolve_queue(&b, "tasks", "other"), None);
         assert!(is_internal_queue("w1@h.celery.pidbox", "celery"));
+        assert!(is_internal_queue("abc.reply.celery.pidbox", "celery"));
+        assert!(!is_internal_queue("w1@h.celery.pidbox", "myapp"));
         assert!(is_internal_queue("celeryev.1234", "celery"));
         assert!(!is_internal_queue("emails", "celery"));
         assert_eq!(glob_escape("a*b[1]"), "a\\*b\\[1\\]");

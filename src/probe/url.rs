@@ -142,41 +142,42 @@ impl BrokerUrl {
         &self.secrets
     }
 
-    /// Mask every secret of this URL in `text`.
+    /// Mask this URL's password where text from a client library may echo it: in URL
+    /// position (`:password@`, as written or percent-encoded), and in any URL in the text.
     pub fn redact(&self, text: &str) -> String {
-        let mut out = text.to_string();
+        use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
+        let mut out = redact_url_text(text);
         for s in self.secrets.iter().filter(|s| !s.is_empty()) {
-            out = out.replace(s.as_str(), "****");
+            let encoded = utf8_percent_encode(s, NON_ALPHANUMERIC).to_string();
+            for form in [s.as_str(), encoded.as_str()] {
+                out = out.replace(&format!(":{form}@"), ":****@");
+            }
         }
         out
     }
 }
 
-/// Mask the password of anything that looks like a URL with credentials, even an unparsable one.
+/// Mask the password of anything that looks like a URL with credentials, even an unparsable
+/// one. The password runs from the first `:` after `://` to the last `@` of the URL (a password
+/// may itself hold `/`, `?`, `#` or `@` when it was not percent-encoded); a URL ends at white
+/// space, `;` (kombu's failover separator) or a quote.
 pub fn redact_url_text(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     while let Some(i) = rest.find("://") {
         let (head, tail) = rest.split_at(i + 3);
         out.push_str(head);
-        // The authority ends at the first '/', '?', '#', ';' or whitespace.
         let end = tail
-            .find(|c: char| matches!(c, '/' | '?' | '#' | ';') || c.is_whitespace())
+            .find(|c: char| c == ';' || c == '"' || c == '\'' || c == '`' || c.is_whitespace())
             .unwrap_or(tail.len());
-        let authority = &tail[..end];
-        match authority.rfind('@') {
-            Some(at) => {
-                let userinfo = &authority[..at];
-                match userinfo.find(':') {
-                    Some(colon) => {
-                        out.push_str(&userinfo[..colon]);
-                        out.push_str(":****");
-                    }
-                    None => out.push_str(userinfo),
-                }
-                out.push_str(&authority[at..]);
+        let url = &tail[..end];
+        match (url.find(':'), url.rfind('@')) {
+            (Some(colon), Some(at)) if colon < at => {
+                out.push_str(&url[..colon]);
+                out.push_str(":****");
+                out.push_str(&url[at..]);
             }
-            None => out.push_str(authority),
+            _ => out.push_str(url),
         }
         rest = &tail[end..];
     }
@@ -478,12 +479,22 @@ mod tests {
         for bad in [
             "ftp://u:hunter2@h/",
             "redis://:hunter2@h/abc",
-            "hunter2",
             "redis://:hunter2@[::1/",
+            "redis://:hun#ter2@h/0",
+            "redis://:hunter2/x@h/0",
+            "amqp://u:hun?ter2@h:5672/vh",
+            "amqp://u:hu@nter2@h:notaport/vh",
         ] {
             let err = BrokerUrl::parse(bad).unwrap_err().to_string();
-            assert!(!err.contains("hunter2") || bad == "hunter2", "{err}");
+            for fragment in ["hunter2", "ter2", "nter2"] {
+                assert!(!err.contains(fragment), "{bad} → {err}");
+            }
         }
+        let u = BrokerUrl::parse("amqp://guest:p@ss@h//").unwrap();
+        assert_eq!(
+            u.redact("connect amqp://guest:p%40ss@h:5672/%2F failed for guest"),
+            "connect amqp://guest:****@h:5672/%2F failed for guest"
+        );
         assert_eq!(
             redact_url_text("see amqp://a:b@c/d and redis://:x@y"),
             "see amqp://a:****@c/d and redis://:****@y"

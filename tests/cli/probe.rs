@@ -155,7 +155,13 @@ fn refused_connections_fail_fast_with_the_broker_named() {
 #[test]
 fn unknown_hosts_are_named() {
     let o = run(&["queues", "--broker", "redis://no-such-host.invalid:6379/0"]);
-    assert_one_line_error(&o, "no-such-host.invalid");
+    assert_one_line_error(&o, "cannot resolve host `no-such-host.invalid`");
+    let o = run(&[
+        "queues",
+        "--broker",
+        "amqp://u:p@no-such-host.invalid:5672//",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
 }
 
 #[test]
