@@ -97,7 +97,7 @@ fn redis_inspect_answers_exactly_like_celery() {
         &redis.env().with("CDT_SERIALIZER", "msgpack"),
         "w2@cdt",
         &["reports"],
-        &[],
+        &["--include", "reporting"],
     );
     // Something to show: a finished task (stats totals), a countdown task (scheduled).
     let done = publish(&redis.env(), &["--task", "liveapp.add", "--args", "[2, 3]"]);
@@ -144,6 +144,20 @@ fn redis_inspect_answers_exactly_like_celery() {
         assert_eq!(keys(&ours), ["w1@cdt", "w2@cdt"], "inspect {cmd}");
     }
     let before = redis_queue_state(&redis);
+    // Each node's own answer lands under its own name (w2 alone loads `reporting`).
+    let registered = doctor_json(&redis, &["inspect", "registered"]);
+    assert!(
+        registered["w2@cdt"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("reports.build"))
+    );
+    assert!(
+        !registered["w1@cdt"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("reports.build"))
+    );
     let ours = doctor_json(&redis, &["inspect", "query_task", &later[0], &done[0]]);
     assert_unchanged(&before, &redis_queue_state(&redis));
     let theirs = celery_json(&redis, &["query_task", &later[0], &done[0]]);
@@ -686,7 +700,7 @@ fn rabbitmq_inspect_answers_exactly_like_celery() {
         &rabbit.env().with("CDT_SERIALIZER", "msgpack"),
         "r2@cdt",
         &["reports"],
-        &[],
+        &["--include", "reporting"],
     );
     let done = publish(
         &rabbit.env(),
@@ -728,6 +742,19 @@ fn rabbitmq_inspect_answers_exactly_like_celery() {
         assert_eq!(ours, celery_json(&rabbit, &[cmd]), "inspect {cmd}");
         assert_eq!(keys(&ours), ["r1@cdt", "r2@cdt"]);
     }
+    let registered = doctor_json(&rabbit, &["inspect", "registered"]);
+    assert!(
+        registered["r2@cdt"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("reports.build"))
+    );
+    assert!(
+        !registered["r1@cdt"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("reports.build"))
+    );
     let ours = doctor_json(&rabbit, &["inspect", "stats"]);
     let theirs = celery_json(&rabbit, &["stats"]);
     for node in ["r1@cdt", "r2@cdt"] {
