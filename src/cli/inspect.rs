@@ -6,7 +6,7 @@ use clap::Args;
 use colored::Colorize;
 use comfy_table::Table;
 
-use super::output::table;
+use super::output::{Progress, table};
 use serde_json::Value;
 
 use super::ExitStatus;
@@ -67,13 +67,16 @@ pub fn run(args: InspectArgs) -> anyhow::Result<ExitStatus> {
         expect: args.expect,
         namespace: target.opts.control_exchange.clone(),
     };
+    let progress = Progress::start(format!("asking workers on {}", target.url));
     let replies = block_on(async {
         let mut broker = Broker::connect(&target.url, &target.opts, target.limits).await?;
         broker.set_management_url(args.broker.management_url.clone());
         let replies = broker.broadcast(&req).await;
         broker.close().await;
         replies
-    })??;
+    });
+    progress.finish();
+    let replies = replies??;
     for reason in &replies.undecodable {
         eprintln!("celery-doctor: warning: a reply could not be decoded: {reason}");
     }

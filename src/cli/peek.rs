@@ -8,6 +8,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::ExitStatus;
+use super::output::Progress;
 use super::probe::{BrokerArgs, OutputArgs, block_on};
 use crate::probe::Broker;
 use crate::probe::message::{self, BodyStatus, RawMessage, TaskMessage};
@@ -58,6 +59,7 @@ pub fn run(args: PeekArgs) -> anyhow::Result<ExitStatus> {
             "peek on RabbitMQ must take messages off the queue and requeue them, which marks them redelivered; pass --allow-requeue if that is acceptable"
         );
     }
+    let progress = Progress::start(format!("reading {} on {}", args.queue, target.url));
     let report = block_on(async {
         let mut broker = Broker::connect(&target.url, &target.opts, target.limits).await?;
         broker.set_management_url(args.broker.management_url.clone());
@@ -111,7 +113,9 @@ pub fn run(args: PeekArgs) -> anyhow::Result<ExitStatus> {
         };
         broker.close().await;
         result
-    })??;
+    });
+    progress.finish();
+    let report = report??;
     args.out
         .emit(&report, |out| write_text(out, &report, color))?;
     Ok(ExitStatus::Success)
