@@ -4,6 +4,7 @@
 pub mod cli;
 pub mod color;
 pub mod config;
+pub mod diagnose;
 pub mod finding;
 pub mod lint;
 pub mod probe;

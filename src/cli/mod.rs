@@ -1,5 +1,6 @@
 //! The command line: clap definitions and dispatch. Errors end here as one line on stderr.
 
+mod diagnose;
 mod inspect;
 mod lint;
 mod output;
@@ -36,6 +37,8 @@ pub enum Command {
     Queues(Box<queues::QueuesArgs>),
     /// Decode the next messages of a queue without consuming them.
     Peek(Box<peek::PeekArgs>),
+    /// Run the stuck-queue checklist against the live system and name the most likely cause.
+    Diagnose(Box<diagnose::DiagnoseArgs>),
 }
 
 const STACK_SIZE: usize = 1 << 30;
@@ -99,6 +102,7 @@ pub fn main() -> ExitCode {
             Command::Inspect(args) => inspect::run(*args),
             Command::Queues(args) => queues::run(*args),
             Command::Peek(args) => peek::run(*args),
+            Command::Diagnose(args) => diagnose::run(*args),
         });
     let result = match worker.map(|h| h.join()) {
         Ok(Ok(result)) => result,

@@ -106,6 +106,10 @@ pub struct Target {
     pub limits: Limits,
     /// Queue names the project routes to or declares.
     pub project_queues: Vec<String>,
+    /// Explicit routes of the project, with the line that writes them (`--app-path`).
+    pub routes: Option<Vec<crate::diagnose::state::RouteRef>>,
+    /// The project's `result_backend`, when literal.
+    pub project_backend: Option<String>,
 }
 
 /// What `--app-path` contributes.
@@ -115,6 +119,8 @@ struct AppConfig {
     transport_options: Vec<(String, Json)>,
     control_exchange: Option<String>,
     queues: Vec<String>,
+    routes: Option<Vec<crate::diagnose::state::RouteRef>>,
+    result_backend: Option<String>,
 }
 
 impl BrokerArgs {
@@ -154,6 +160,8 @@ impl BrokerArgs {
             opts,
             limits: Limits { connect },
             project_queues: app.queues,
+            routes: app.routes,
+            project_backend: app.result_backend,
         })
     }
 }
@@ -192,6 +200,7 @@ fn load_app(dir: &std::path::Path) -> anyhow::Result<AppConfig> {
             .and_then(|(v, _)| v.as_str().map(str::to_string))
     };
     app.broker_url = string("broker_url");
+    app.result_backend = string("result_backend");
     app.control_exchange = string("control_exchange");
     if let Some((Value::Dict(items), _)) = project.setting_value("broker_transport_options") {
         for (k, v) in items {
@@ -214,6 +223,7 @@ fn load_app(dir: &std::path::Path) -> anyhow::Result<AppConfig> {
         queues.extend(project.task_queue(task));
     }
     app.queues = crate::probe::queues::unique(queues);
+    app.routes = Some(project_routes(&project));
     Ok(app)
 }
 
@@ -236,4 +246,52 @@ fn to_json(v: &Value) -> Option<Json> {
         ),
         _ => return None,
     })
+}
+
+/// Where the project sends tasks: `task_routes` entries and `task_queues` (with their line),
+/// and tasks' own `queue=` options.
+fn project_routes(project: &crate::lint::model::Project) -> Vec<crate::diagnose::state::RouteRef> {
+    use crate::diagnose::state::RouteRef;
+    let place = |e: &crate::lint::model::SettingEntry| {
+        let file = project.file(e.module);
+        let line = file.lines().line_of(e.value_span.start) as u32 + 1;
+        (Some(file.display_path()), Some(line))
+    };
+    let mut out = Vec::new();
+    for (pattern, queue, entry) in project.task_routes().unwrap_or_default() {
+        let (file, line) = place(entry);
+        out.push(RouteRef {
+            queue,
+            via: format!("task_routes `{pattern}`"),
+            file,
+            line,
+        });
+    }
+    if let (Some(names), Some((_, entry))) =
+        (project.task_queues(), project.setting_value("task_queues"))
+    {
+        let (file, line) = place(entry);
+        for queue in names {
+            out.push(RouteRef {
+                queue,
+                via: "task_queues".into(),
+                file: file.clone(),
+                line,
+            });
+        }
+    }
+    for task in project.production_tasks() {
+        let def = project.def(task);
+        if let Some(v) = project.task_option(def, "queue")
+            && let Some(queue) = project.resolve_value(&v).as_str()
+        {
+            out.push(RouteRef {
+                queue: queue.to_string(),
+                via: format!("`queue=` of task `{}`", project.task_label(task)),
+                file: Some(project.file(task.module).display_path()),
+                line: None,
+            });
+        }
+    }
+    out
 }
