@@ -878,3 +878,271 @@ fn resources(o: &mut Out) {
     }
     o.finish(b, None);
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::super::Report;
+    use super::super::state::{
+        ConnectError, LiveState, QueueSample, QueueState, RouteRef, UnackedState, WorkerInfo,
+    };
+    use super::*;
+
+    fn worker(name: &str, queues: &[&str]) -> WorkerInfo {
+        WorkerInfo {
+            name: name.into(),
+            queues: queues.iter().map(|q| q.to_string()).collect(),
+            registered: Some(vec!["app.add".into()]),
+            accept_content: vec!["json".into()],
+            concurrency: Some(2),
+            prefetch_count: Some(8),
+            ..WorkerInfo::default()
+        }
+    }
+
+    fn queue(name: &str, ready: u64, consumers: &[&str]) -> QueueState {
+        QueueState {
+            name: name.into(),
+            ready: Some(ready),
+            unacked: Some(0),
+            consumers: Some(consumers.len() as u64),
+            consumer_nodes: consumers.iter().map(|c| c.to_string()).collect(),
+            sample: None,
+        }
+    }
+
+    fn healthy() -> LiveState {
+        LiveState {
+            broker: "redis://h:6379/0".into(),
+            transport: "redis".into(),
+            visibility_timeout: 3600.0,
+            redis_info: Some(BTreeMap::from([
+                ("redis_version".to_string(), "7.0.15".to_string()),
+                ("used_memory".into(), "1000000".into()),
+                ("maxmemory".into(), "0".into()),
+                ("maxmemory_policy".into(), "noeviction".into()),
+            ])),
+            workers: Some(vec![worker("w1@h", &["celery"])]),
+            queues: Some(vec![queue("celery", 3, &["w1@h"])]),
+            unacked: Some(Vec::new()),
+            ..LiveState::default()
+        }
+    }
+
+    fn codes(r: &Report) -> Vec<&str> {
+        r.findings.iter().map(|f| f.code).collect()
+    }
+
+    #[test]
+    fn a_healthy_system_has_no_finding() {
+        let r = Report::judge(&healthy(), 1);
+        assert_eq!(r.verdict.code, HEALTHY);
+        assert!(r.findings.is_empty(), "{:?}", codes(&r));
+        assert!(r.checks.iter().all(|c| c.status != Status::Fail));
+    }
+
+    #[test]
+    fn unreachable_and_auth_skip_everything_else() {
+        let mut s = healthy();
+        s.workers = None;
+        s.queues = None;
+        s.connect_error = Some(ConnectError {
+            kind: "auth".into(),
+            message: "refused the credentials".into(),
+        });
+        s.skipped
+            .insert("workers".into(), "the broker could not be reached".into());
+        let r = Report::judge(&s, 1);
+        assert_eq!(r.verdict.code, BROKER_AUTH_FAILED);
+        assert!(r.unreachable());
+        let workers = r.checks.iter().find(|c| c.id == "workers").unwrap();
+        assert_eq!(workers.status, Status::Skip);
+        s.connect_error.as_mut().unwrap().kind = "unreachable".into();
+        assert_eq!(Report::judge(&s, 1).verdict.code, BROKER_UNREACHABLE);
+    }
+
+    #[test]
+    fn no_workers_outranks_queues_without_consumers() {
+        let mut s = healthy();
+        s.workers = Some(Vec::new());
+        s.queues = Some(vec![queue("celery", 500, &[]), queue("reports", 9, &[])]);
+        let r = Report::judge(&s, 1);
+        assert_eq!(r.verdict.code, NO_WORKERS);
+        assert_eq!(
+            codes(&r),
+            [NO_WORKERS],
+            "no per-queue noise without any worker"
+        );
+    }
+
+    #[test]
+    fn a_queue_nobody_consumes_is_the_verdict_and_names_the_fix() {
+        let mut s = healthy();
+        s.queues = Some(vec![
+            queue("celery", 0, &["w1@h"]),
+            queue("reports", 12_408, &[]),
+        ]);
+        let r = Report::judge(&s, 1);
+        assert_eq!(r.verdict.code, QUEUE_NO_CONSUMERS);
+        assert!(
+            r.verdict.summary.contains("`reports` holds 12408"),
+            "{}",
+            r.verdict.summary
+        );
+        assert!(r.verdict.summary.contains("`celery`"));
+        assert!(
+            r.verdict
+                .remediation
+                .as_deref()
+                .unwrap()
+                .contains("-Q reports")
+        );
+    }
+
+    #[test]
+    fn eviction_policy_memory_pressure_and_ranking() {
+        let mut s = healthy();
+        let info = s.redis_info.as_mut().unwrap();
+        info.insert("maxmemory_policy".into(), "allkeys-lru".into());
+        info.insert("maxmemory".into(), "1000000".into());
+        info.insert("used_memory".into(), "950000".into());
+        s.queues = Some(vec![
+            queue("celery", 1, &["w1@h"]),
+            queue("reports", 2, &[]),
+        ]);
+        let r = Report::judge(&s, 1);
+        assert_eq!(
+            codes(&r),
+            [
+                QUEUE_NO_CONSUMERS,
+                BROKER_MEMORY_PRESSURE,
+                BROKER_EVICTION_POLICY
+            ]
+        );
+        assert!(r.findings.windows(2).all(|w| w[0].score >= w[1].score));
+    }
+
+    #[test]
+    fn samples_reveal_serializer_unregistered_retries_and_far_etas() {
+        let mut s = healthy();
+        let mut q = queue("celery", 10, &["w1@h"]);
+        q.sample = Some(QueueSample {
+            sampled: 10,
+            content_types: BTreeMap::from([
+                ("application/json".to_string(), 7),
+                ("application/x-python-serialize".to_string(), 3),
+            ]),
+            tasks: BTreeMap::from([("app.add".to_string(), 6), ("app.ghost".to_string(), 4)]),
+            retried: 2,
+            max_retries: 5,
+            eta_beyond_visibility: 1,
+            with_eta: 1,
+            ..QueueSample::default()
+        });
+        s.queues = Some(vec![q]);
+        let r = Report::judge(&s, 1);
+        let c = codes(&r);
+        for code in [
+            SERIALIZER_MISMATCH,
+            UNREGISTERED_TASK,
+            HIGH_RETRY_COUNT,
+            ETA_BEYOND_VISIBILITY_TIMEOUT,
+        ] {
+            assert!(c.contains(&code), "{code} missing from {c:?}");
+        }
+        let f = r
+            .findings
+            .iter()
+            .find(|f| f.code == UNREGISTERED_TASK)
+            .unwrap();
+        assert!(f.summary.contains("app.ghost") && !f.summary.contains("app.add"));
+        let f = r
+            .findings
+            .iter()
+            .find(|f| f.code == SERIALIZER_MISMATCH)
+            .unwrap();
+        assert!(f.summary.contains("x-python-serialize"));
+    }
+
+    #[test]
+    fn unacked_past_the_visibility_timeout() {
+        let mut s = healthy();
+        s.visibility_timeout = 10.0;
+        s.unacked = Some(vec![
+            UnackedState {
+                queue: Some("celery".into()),
+                task: Some("app.add".into()),
+                eta: None,
+                age_secs: Some(30.0),
+            },
+            UnackedState {
+                age_secs: Some(1.0),
+                ..UnackedState::default()
+            },
+        ]);
+        let r = Report::judge(&s, 1);
+        assert_eq!(r.verdict.code, UNACKED_BACKLOG);
+        assert_eq!(r.findings[0].evidence["count"], 1);
+    }
+
+    #[test]
+    fn prefetch_starvation_needs_a_full_worker_and_an_idle_one() {
+        let mut s = healthy();
+        let mut busy = worker("busy@h", &["celery"]);
+        busy.concurrency = Some(1);
+        busy.active = vec![("app.slow".into(), Some(120.0))];
+        busy.reserved = vec!["app.add".into(), "app.add".into()];
+        let idle = worker("idle@h", &["celery"]);
+        s.workers = Some(vec![busy.clone(), idle]);
+        let r = Report::judge(&s, 1);
+        assert_eq!(r.verdict.code, PREFETCH_STARVATION);
+        assert!(r.verdict.summary.contains("busy@h") && r.verdict.summary.contains("idle@h"));
+        // Alone, a busy worker with a prefetch buffer is just busy.
+        s.workers = Some(vec![busy]);
+        assert_eq!(Report::judge(&s, 1).verdict.code, HEALTHY);
+    }
+
+    #[test]
+    fn routes_to_queues_no_worker_consumes_carry_their_line() {
+        let mut s = healthy();
+        s.routes = Some(vec![
+            RouteRef {
+                queue: "invoices".into(),
+                via: "task_routes `billing.*`".into(),
+                file: Some("proj/celeryconfig.py".into()),
+                line: Some(7),
+            },
+            RouteRef {
+                queue: "celery".into(),
+                via: "default".into(),
+                file: None,
+                line: None,
+            },
+        ]);
+        let r = Report::judge(&s, 1);
+        assert_eq!(codes(&r), [WORKER_NOT_CONSUMING_QUEUE]);
+        assert_eq!(r.findings[0].location.line, Some(7));
+        assert_eq!(r.findings[0].location.queue.as_deref(), Some("invoices"));
+    }
+
+    #[test]
+    fn result_backend_states() {
+        use super::super::state::BackendState;
+        let mut s = healthy();
+        s.backend_error = Some("cannot connect".into());
+        assert_eq!(
+            Report::judge(&s, 1).verdict.code,
+            RESULT_BACKEND_UNREACHABLE
+        );
+        s.backend_error = None;
+        s.backend = Some(BackendState {
+            url: "redis://h/1".into(),
+            keys: 5000,
+            sampled: 200,
+            without_ttl: 150,
+            ..BackendState::default()
+        });
+        assert_eq!(Report::judge(&s, 1).verdict.code, RESULT_KEYS_WITHOUT_TTL);
+    }
+}

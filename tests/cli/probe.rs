@@ -203,3 +203,74 @@ fn peek_on_rabbitmq_needs_allow_requeue() {
     ]);
     assert_one_line_error(&o, "--allow-requeue");
 }
+
+#[test]
+fn diagnose_an_unreachable_broker_still_reports_then_exits_2() {
+    let port = free_port();
+    let url = format!("redis://:{SECRET}@127.0.0.1:{port}/0");
+    let o = run(&["diagnose", "--broker", &url, "--format", "json"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert_no_secret(&o);
+    let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(report["verdict"]["code"], "BROKER_UNREACHABLE");
+    assert_eq!(report["findings"][0]["code"], "BROKER_UNREACHABLE");
+    let workers = report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == "workers")
+        .unwrap();
+    assert_eq!(workers["status"], "skip");
+    // Markdown for the incident channel says the same.
+    let o = run(&["diagnose", "--broker", &url, "--format", "markdown"]);
+    assert_eq!(o.status.code(), Some(2));
+    let md = String::from_utf8_lossy(&o.stdout);
+    assert!(md.contains("**Verdict: `BROKER_UNREACHABLE`**"), "{md}");
+    assert_no_secret(&o);
+}
+
+#[test]
+fn diagnose_a_silent_broker_within_the_budget() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let _held = std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for conn in listener.incoming().take(2) {
+            held.push(conn);
+        }
+        std::thread::sleep(Duration::from_secs(4));
+    });
+    let t = Instant::now();
+    let o = run(&[
+        "diagnose",
+        "--broker",
+        &format!("redis://127.0.0.1:{port}/0"),
+        "--budget",
+        "1",
+        "--format",
+        "json",
+    ]);
+    assert!(
+        t.elapsed() < Duration::from_secs(3),
+        "took {:?}",
+        t.elapsed()
+    );
+    assert_eq!(o.status.code(), Some(2));
+    let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(report["verdict"]["code"], "BROKER_UNREACHABLE");
+}
+
+#[test]
+fn diagnose_bad_arguments() {
+    let b = ["--broker", "redis://127.0.0.1:1/0"];
+    let cases: &[(&[&str], &str)] = &[
+        (&["diagnose", "--format", "sarif"], "--app-path"),
+        (&["diagnose", "--budget", "0"], "--budget"),
+        (&["diagnose", "--timeout=-1"], "--timeout"),
+    ];
+    for (args, needle) in cases {
+        let mut all = args.to_vec();
+        all.extend(b);
+        assert_one_line_error(&run(&all), needle);
+    }
+}
