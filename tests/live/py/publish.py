@@ -10,6 +10,7 @@ Examples::
     python publish.py --task liveapp.send_email --args '["a@b.c"]' --kwargs '{"subject": "hi"}'
     python publish.py --task liveapp.add --args '[1, 2]' --queue parked --serializer msgpack --priority 6
     python publish.py --task nosuch.task --queue parked --protocol 1 --compression gzip
+    python publish.py --task liveapp.add --args '[1, 2]' --retries 5
 """
 
 import argparse
@@ -47,6 +48,8 @@ def main(argv=None):
     p.add_argument("--protocol", type=int, choices=[1, 2], help="task message protocol")
     p.add_argument("--compression", help="e.g. gzip, bzip2, zlib")
     p.add_argument("--headers", type=json_arg(dict), help="extra message headers, JSON object")
+    p.add_argument("--retries", type=int,
+                   help="the message's `retries` header, as a task retried N times carries")
     p.add_argument("--task-id", action="append", default=[],
                    help="use this id (repeat once per --count)")
     opts = p.parse_args(argv)
@@ -61,7 +64,7 @@ def main(argv=None):
 
     options = {}
     for name in ("queue", "exchange", "routing_key", "serializer", "priority",
-                 "countdown", "expires", "compression", "headers"):
+                 "countdown", "expires", "compression", "headers", "retries"):
         value = getattr(opts, name)
         if value is not None:
             options[name] = value

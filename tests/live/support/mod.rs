@@ -1464,3 +1464,115 @@ fn wait_exit(child: &mut Child, timeout: Duration) -> Option<ExitStatus> {
         thread::sleep(Duration::from_millis(20));
     }
 }
+
+// ---------------------------------------------------------------------------------------
+// A private redis-server, for scenarios that need other server settings (diagnose tests)
+// ---------------------------------------------------------------------------------------
+
+/// A free TCP port on the loopback interface (bound once, then released: nothing listens
+/// on it when this returns, so connecting to it is refused until someone takes it).
+pub fn spare_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free loopback port")
+}
+
+/// A `redis-server` of its own on a spare loopback port (no persistence, `extra_args` such
+/// as `--maxmemory-policy allkeys-lru --maxmemory 64mb`), for scenarios whose server
+/// settings must not touch the shared Redis. Its DB 0 belongs to one test, so there is no
+/// key prefix. Killed when dropped (like the Sentinel of the probe tests, it outlives a test
+/// process that is killed outright; it holds nothing but that test's keys).
+pub struct SpareRedis {
+    child: Child,
+    port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl SpareRedis {
+    /// Starts the server and returns once it answers `PING`. Panics if it exits first (the
+    /// port was taken meanwhile, a bad argument) or is not up within 10 s.
+    pub fn start(extra_args: &[&str]) -> SpareRedis {
+        let port = spare_port();
+        let dir = tempfile::Builder::new()
+            .prefix("cdt-redis-")
+            .tempdir()
+            .unwrap();
+        let log = File::create(dir.path().join("redis.log")).unwrap();
+        let child = Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .arg("--dir")
+            .arg(dir.path())
+            .args(extra_args)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("redis-server is installed with Redis");
+        let mut spare = SpareRedis {
+            child,
+            port,
+            _dir: dir,
+        };
+        wait_until(
+            &format!("redis-server {extra_args:?} on port {port} answers PING"),
+            Duration::from_secs(10),
+            || {
+                if let Some(status) = spare.child.try_wait().map_err(|e| e.to_string())? {
+                    let log = std::fs::read_to_string(spare._dir.path().join("redis.log"))
+                        .unwrap_or_default();
+                    panic!("redis-server on port {port} exited ({status}):\n{log}");
+                }
+                let client =
+                    redis::Client::open(spare.url().as_str()).map_err(|e| e.to_string())?;
+                let mut con = client
+                    .get_connection_with_timeout(Duration::from_secs(1))
+                    .map_err(|e| e.to_string())?;
+                redis::cmd("PING")
+                    .query::<String>(&mut con)
+                    .map_err(|e| e.to_string())
+            },
+        );
+        spare
+    }
+
+    /// The port it listens on (127.0.0.1).
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// `redis://127.0.0.1:<port>/0`.
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/0", self.port)
+    }
+
+    /// A new connection to DB 0.
+    pub fn connection(&self) -> redis::Connection {
+        redis_connect(&self.url())
+    }
+
+    /// Environment for liveapp processes on this server (no key prefix).
+    pub fn env(&self) -> CeleryEnv<'_> {
+        CeleryEnv::new(self.url(), "")
+    }
+}
+
+impl Drop for SpareRedis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Broker for SpareRedis {
+    fn url(&self) -> String {
+        SpareRedis::url(self)
+    }
+    fn env(&self) -> CeleryEnv<'_> {
+        SpareRedis::env(self)
+    }
+    fn transport_option_args(&self) -> Vec<String> {
+        Vec::new()
+    }
+}
