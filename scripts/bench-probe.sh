@@ -7,9 +7,14 @@
 #      active_queues` + `redis-cli llen` for every queue and priority list, on a
 #      modest broker (10 queues x 1,000 messages);
 #   3. `celery-doctor queues` wall time and peak RSS on a big broker: 1,000,000
-#      real kombu envelopes over 50 queues, with priorities.
+#      real kombu envelopes over 50 queues, with priorities;
+#   4. `celery-doctor diagnose` (--timeout 1 and 0.2) wall time and peak RSS on
+#      that big broker with the workers up, vs its manual equivalent: `celery
+#      inspect` stats, active_queues, registered and conf (4 CLI runs) +
+#      `redis-cli INFO` + `redis-cli llen` for every queue and priority list.
 # Targets: `queues` on the big broker under 1 s and under 100 MB; `inspect ping
-# --expect N` under 50 ms with N workers up.
+# --expect N` under 50 ms with N workers up; `diagnose` on the big broker under
+# 2 s plus the reply wait (--timeout) and under 150 MB.
 #
 # Nobody else's data is touched: Redis is a private redis-server started on a
 # spare port (from 6399 up, no persistence) and shut down on exit; RabbitMQ
@@ -158,35 +163,52 @@ RESULTS=$tmp/results.tsv
 : >"$RESULTS"
 record() { printf '%s\t%s\n' "$1" "$2" >>"$RESULTS"; }
 
+# OK_CODES (space-separated, default "0"): the exit codes that count as success for
+# median_seconds, peak_rss_kib and measure. `diagnose` exits 1 when it has findings
+# (it must on the big broker: 50 queues nobody consumes), 2 when it cannot work.
+ok_code() { [[ " ${OK_CODES:-0} " == *" $1 "* ]]; }
+
 # median_seconds NAME CMD... : median wall time of RUNS runs (1 warm-up), output discarded
 median_seconds() {
   local name=$1; shift
   if [[ $HAVE_HYPERFINE == 1 ]]; then
-    local cmd="" a
+    local cmd="" a ignore=()
     for a in "$@"; do cmd+="$(printf '%q' "$a") "; done
-    hyperfine -N --style basic --warmup 1 --runs "$RUNS" --export-json "$tmp/$name.json" \
+    # -i times non-zero exits too; their codes are checked below.
+    [[ "${OK_CODES:-0}" == 0 ]] || ignore=(-i)
+    hyperfine -N "${ignore[@]}" --style basic --warmup 1 --runs "$RUNS" --export-json "$tmp/$name.json" \
       -n "$name" "$cmd" >&2
-    python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["results"][0]["median"])' "$tmp/$name.json"
+    python3 - "$tmp/$name.json" "${OK_CODES:-0}" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))["results"][0]
+ok = {int(c) for c in sys.argv[2].split()}
+bad = [c for c in r.get("exit_codes") or [] if c not in ok]
+if bad:
+    sys.exit(f"bench-probe: {r['command']} exited {bad} during timing (allowed: {sorted(ok)})")
+print(r["median"])
+PY
   else
-    helper timeit "$RUNS" "$@"
+    helper timeit "$RUNS" --ok="${OK_CODES:-0}" "$@"
   fi
 }
 
 # peak_rss_kib CMD... : largest max-RSS of 3 runs, in KiB
 peak_rss_kib() {
-  local best=0 v _
+  local best=0 v rc _
   for _ in 1 2 3; do
+    rc=0
     if [[ $HAVE_GNU_TIME == 1 ]]; then
-      /usr/bin/time -f %M -o "$tmp/rss" "$@" >/dev/null 2>&1
+      /usr/bin/time -f %M -o "$tmp/rss" "$@" >/dev/null 2>&1 || rc=$?
       v=$(tail -n1 "$tmp/rss")
     else
-      v=$(python3 - "$@" <<'PY'
+      read -r v rc < <(python3 - "$@" <<'PY'
 import resource, subprocess, sys
-subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
-print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+rc = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode
+print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, rc)
 PY
 )
     fi
+    ok_code "$rc" || die "exited $rc while measuring RSS: $*"
     if (( v > best )); then best=$v; fi
   done
   echo "$best"
@@ -196,7 +218,7 @@ PY
 measure() {
   local key=$1 rc=0; shift
   "$@" >"$tmp/out" 2>"$tmp/err" || rc=$?
-  if [[ $rc -ne 0 ]]; then
+  if ! ok_code "$rc"; then
     cat "$tmp/err" >&2
     die "exited $rc: $*"
   fi

@@ -16,7 +16,11 @@ Subcommands:
   check-queues FILE TOTAL NQ [OUT]
                                  sanity check of `celery-doctor queues --format json`;
                                  writes the number of sampled messages to OUT
-  timeit RUNS CMD...             median wall seconds of RUNS runs after 1 warm-up
+  check-diagnose FILE RC TOTAL NQ WORKERS SAMPLE [OUT]
+                                 sanity check of `celery-doctor diagnose --format json` on
+                                 the big broker (exit code RC); writes a summary to OUT
+  timeit RUNS [--ok=0,1] CMD...  median wall seconds of RUNS runs after 1 warm-up; --ok: the
+                                 exit codes that count as success (default 0)
   report RESULTS OUT KEY=VALUE.. render the Markdown summary
 """
 
@@ -247,14 +251,82 @@ def cmd_check_queues(path, total, nqueues, sampled_out=None):
     return 0
 
 
+def cmd_check_diagnose(path, rc, total, nqueues, workers, sample, summary_out=None):
+    """Sanity check of `celery-doctor diagnose --format json` on the big broker: it worked
+    (exit 0 or 1, every broker step ran), saw every worker and every message; the verdict
+    should be QUEUE_NO_CONSUMERS (nobody consumes the filled queues)."""
+    import re
+
+    rc, total, nqueues, workers, sample = int(rc), int(total), int(nqueues), int(workers), int(sample)
+    with open(path) as fh:
+        rep = json.load(fh)
+    checks = {c["id"]: c for c in rep["checks"]}
+    problems, warnings = [], []
+    if rc not in (0, 1):
+        problems.append(f"exit code {rc}")
+    skipped = sorted(i for i, c in checks.items()
+                     if c["status"] == "skip" and i not in ("logs", "result_backend"))
+    if skipped:
+        problems.append("skipped: " + "; ".join(
+            f"{i} ({' '.join(checks[i]['evidence'])})" for i in skipped))
+    seen = [e for e in checks.get("workers", {}).get("evidence", []) if " pool, concurrency " in e]
+    if len(seen) != workers:
+        problems.append(f"{len(seen)} workers reported, expected {workers}")
+    row = re.compile(r"^(\S+): (\d+|\?) ready, ")
+    ready = {}
+    for e in checks.get("routing", {}).get("evidence", []):
+        m = row.match(e)
+        if m:
+            ready[m.group(1)] = int(m.group(2)) if m.group(2) != "?" else 0
+    if sum(ready.values()) != total:
+        problems.append(f"ready total {sum(ready.values())}, expected {total}")
+    if sum(1 for n in ready.values() if n) != nqueues:
+        problems.append(f"{sum(1 for n in ready.values() if n)} non-empty queues, expected {nqueues}")
+    undecodable = [e for e in checks.get("serializers", {}).get("evidence", []) if "undecodable" in e]
+    if undecodable:
+        problems.append("; ".join(undecodable))
+    codes = {}
+    for f in rep["findings"]:
+        codes[f["code"]] = codes.get(f["code"], 0) + 1
+    if rep["verdict"]["code"] != "QUEUE_NO_CONSUMERS" or codes.get("QUEUE_NO_CONSUMERS") != nqueues:
+        warnings.append(f"verdict {rep['verdict']['code']}, findings {codes}; expected "
+                        f"QUEUE_NO_CONSUMERS for each of the {nqueues} filled queues")
+    if problems:
+        print("check-diagnose: " + "; ".join(problems), file=sys.stderr)
+        return 1
+    for w in warnings:
+        print(f"check-diagnose: warning: {w}", file=sys.stderr)
+    summary = {
+        "rc": rc, "verdict": rep["verdict"]["code"], "elapsed_ms": rep["elapsed_ms"],
+        "checks": ", ".join(f"{c['id']} {c['status'].upper()}" for c in rep["checks"]),
+        "findings": ", ".join(f"{k} ×{v}" for k, v in codes.items()) or "none",
+        "workers": len(seen), "queues": len(ready), "ready": sum(ready.values()),
+        "sampled": sum(min(sample, n) for n in ready.values()), "warnings": warnings,
+    }
+    if summary_out:
+        with open(summary_out, "w") as fh:
+            json.dump(summary, fh)
+    print(f"diagnose: exit {rc}, verdict {summary['verdict']} ({summary['findings']}), "
+          f"{len(seen)} workers, {len(ready)} queues, {summary['ready']:,} ready, "
+          f"{rep['elapsed_ms']} ms by its own clock")
+    return 0
+
+
 def cmd_timeit(runs, *cmd):
     runs = int(runs)
+    ok = {0}
+    if cmd and cmd[0].startswith("--ok="):  # exit codes that count as success, e.g. --ok=0,1
+        ok = {int(c) for c in cmd[0][len("--ok="):].replace(",", " ").split()}
+        cmd = cmd[1:]
     times = []
     for i in range(runs + 1):
         t0 = time.perf_counter()
-        subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+        rc = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode
         if i:  # the first run is the warm-up
             times.append(time.perf_counter() - t0)
+        if rc not in ok:
+            print(f"timeit: {' '.join(cmd)} exited {rc} (allowed: {sorted(ok)})", file=sys.stderr)
+            return 1
     print(statistics.median(times))
     return 0
 
@@ -354,7 +426,8 @@ def cmd_report(results, out, *meta):
 
 COMMANDS = {
     "free-port": cmd_free_port, "seed": cmd_seed, "fill": cmd_fill, "drop": cmd_drop,
-    "count-nodes": cmd_count_nodes, "check-queues": cmd_check_queues, "timeit": cmd_timeit,
+    "count-nodes": cmd_count_nodes, "check-queues": cmd_check_queues,
+    "check-diagnose": cmd_check_diagnose, "timeit": cmd_timeit,
     "report": cmd_report,
 }
 

@@ -243,19 +243,38 @@ fn broker(o: &mut Out) {
         if let (Some(fu), Some(ft)) = (h.fd_used, h.fd_total) {
             b.evidence.push(format!("file descriptors {fu} of {ft}"));
         }
-        if !h.alarms.is_empty() || h.blocked_connections > 0 {
+        let (resource, node): (Vec<&String>, Vec<&String>) = h
+            .alarms
+            .iter()
+            .partition(|a| a.starts_with("memory alarm") || a.starts_with("disk alarm"));
+        if !resource.is_empty() || h.blocked_connections > 0 {
             let at = o.at(None, None);
             o.finding(
                 BROKER_MEMORY_PRESSURE,
                 Severity::Error,
                 "broker",
                 format!(
-                    "RabbitMQ raised an alarm and blocks publishers: {}{}",
-                    if h.alarms.is_empty() { "no alarm listed".to_string() } else { h.alarms.join("; ") },
+                    "RabbitMQ raised a resource alarm and blocks publishers: {}{}",
+                    if resource.is_empty() { "no alarm listed".to_string() } else { resource.iter().map(|a| a.as_str()).collect::<Vec<_>>().join("; ") },
                     if h.blocked_connections > 0 { format!(" ({} connections blocked)", h.blocked_connections) } else { String::new() }
                 ),
-                json!({"alarms": h.alarms, "blocked_connections": h.blocked_connections}),
+                json!({"alarms": resource, "blocked_connections": h.blocked_connections}),
                 "Free memory or disk on the RabbitMQ node (drain queues, raise `vm_memory_high_watermark` / `disk_free_limit` only with care); `rabbitmq-diagnostics alarms` shows the cause".into(),
+                at,
+            );
+        }
+        if !node.is_empty() {
+            let at = o.at(None, None);
+            o.finding(
+                BROKER_NODE_UNHEALTHY,
+                Severity::Error,
+                "broker",
+                format!(
+                    "RabbitMQ cluster is unhealthy: {}",
+                    node.iter().map(|a| a.as_str()).collect::<Vec<_>>().join("; ")
+                ),
+                json!({"problems": node}),
+                "Check the cluster with `rabbitmq-diagnostics cluster_status`; heal the partition or restart the stopped node".into(),
                 at,
             );
         }

@@ -465,6 +465,22 @@ async fn rabbit_health(m: &Management) -> Result<RabbitHealth, ProbeError> {
                 num("disk_free_limit").unwrap_or(0)
             ));
         }
+        if n.get("running").and_then(Value::as_bool) == Some(false) {
+            h.alarms.push(format!("node {name} is not running"));
+        }
+        if let Some(p) = n
+            .get("partitions")
+            .and_then(Value::as_array)
+            .filter(|p| !p.is_empty())
+        {
+            h.alarms.push(format!(
+                "network partition on {name} (cannot see {})",
+                p.iter()
+                    .filter_map(Value::as_str)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
         h.mem_used = num("mem_used");
         h.mem_limit = num("mem_limit");
         h.fd_used = num("fd_used");
