@@ -369,9 +369,61 @@ big big.cd
 big big.cd_s0 --sample 0
 big big.cd_noworkers --no-workers
 big big.cd_noworkers_s0 --no-workers --sample 0
+
+# --- 4. diagnose on the big broker, workers up ------------------------------------------------
+log "diagnose on the big broker, $WORKERS workers up"
+unset CELERY_RESULT_BACKEND # diagnose would inspect that backend; this benchmark has none
+DIAG_SAMPLE=200             # diagnose's default --sample
+diag() { # KEY SAMPLE ARGS... : one checked run, then median wall time and peak RSS (exit 0 or 1 is fine)
+  local key=$1 sample=$2 rc=0 rss; shift 2
+  "$BIN" diagnose "$@" --format json -b "$REDIS_URL" >"$tmp/$key.json" 2>"$tmp/err" || rc=$?
+  if ! helper check-diagnose "$tmp/$key.json" "$rc" "$BIG_MESSAGES" "$BIG_QUEUES" "$WORKERS" \
+      "$sample" "$tmp/$key.summary"; then
+    cat "$tmp/err" >&2
+    die "celery-doctor diagnose $* (exit $rc) failed its check; output in $tmp/$key.json"
+  fi
+  OK_CODES="0 1" measure "$key" "$BIN" diagnose "$@" --format json -b "$REDIS_URL"
+  rss=$(OK_CODES="0 1" peak_rss_kib "$BIN" diagnose "$@" --format json -b "$REDIS_URL")
+  record "$key.rss" "$rss"
+  printf '%-28s %8s KiB peak RSS\n' "$key" "$rss"
+}
+diag diag.t1 "$DIAG_SAMPLE"                     # the defaults: --timeout 1, --sample 200
+diag diag.t02 "$DIAG_SAMPLE" --timeout 0.2
+diag diag.t1_s0 0 --sample 0                    # where the time goes: no per-queue samples
+# The manual equivalent, as an SRE would type it: four `celery inspect` runs (each waits
+# its 1 s timeout), the broker's INFO, then LLEN of every declared queue's 4 priority
+# lists (discovery as in the modest-broker shell equivalent), one redis-cli each.
+MANUAL_INSPECT=(stats active_queues registered conf)
+manual_cmds=""
+for m in "${MANUAL_INSPECT[@]}"; do
+  celery_script "$tmp/celery-$m" "$REDIS_URL" inspect "$m" --json
+  "$tmp/celery-$m" >"$tmp/manual-$m.json" 2>/dev/null || true
+  n=$(helper count-nodes "$tmp/manual-$m.json")
+  [[ $n == "$WORKERS" ]] || die "celery inspect $m --json: $n of $WORKERS workers answered"
+  manual_cmds+="$(printf '%q' "$tmp/celery-$m")"$'\n'
+done
+cat >"$tmp/manual-diagnose" <<SCRIPT
+#!/usr/bin/env bash
+set -euo pipefail
+$manual_cmds
+r() { redis-cli -p $REDIS_PORT_USED -n $DB "\$@"; }
+r info
+for q in \$(r --scan --pattern '_kombu.binding.*' | sed 's/^_kombu\.binding\.//' | grep -v -e 'pidbox\$' -e '^celeryev\$' | sort); do
+  for k in "\$q" "\$q"\$'\x06\x16'3 "\$q"\$'\x06\x16'6 "\$q"\$'\x06\x16'9; do
+    printf 'LLEN %q %s\n' "\$k" "\$(r llen "\$k")"
+  done
+done
+SCRIPT
+chmod +x "$tmp/manual-diagnose"
+"$tmp/manual-diagnose" >"$tmp/manual.out" 2>/dev/null
+BIG_LLEN=$(grep -c '^LLEN ' "$tmp/manual.out" || true)
+BIG_LLEN_SUM=$(awk '/^LLEN /{s += $NF} END {print s + 0}' "$tmp/manual.out")
+[[ $BIG_LLEN_SUM == "$BIG_MESSAGES" ]] || die "manual equivalent: the LLENs add up to $BIG_LLEN_SUM, expected $BIG_MESSAGES"
+echo "manual equivalent: ${#MANUAL_INSPECT[@]} celery inspect runs, redis-cli INFO, $BIG_LLEN × redis-cli llen (sum $BIG_LLEN_SUM)"
+measure diag.manual "$tmp/manual-diagnose"
 stop_workers
 
-# --- 4. inspect ping, RabbitMQ -------------------------------------------------------------------
+# --- 5. inspect ping, RabbitMQ -------------------------------------------------------------------
 RABBIT_DESC=
 if [[ "${AMQP:-1}" == 0 ]]; then
   echo "AMQP=0: skipping RabbitMQ"
@@ -411,6 +463,7 @@ helper report "$RESULTS" "$OUT" \
   "workers=$WORKERS" "celery=$CELERY_VERSION" "kombu=$KOMBU_VERSION" \
   "timer=$([[ $HAVE_HYPERFINE == 1 ]] && echo "hyperfine $(hyperfine --version | cut -d' ' -f2)" || echo 'python perf_counter loop')" \
   "runs=$RUNS" "rss_tool=$([[ $HAVE_GNU_TIME == 1 ]] && echo '/usr/bin/time -f %M' || echo 'getrusage(RUSAGE_CHILDREN)')" \
-  "seed=$SEED_DESC" "small=$SMALL_DESC" "small_llen=$SMALL_LLEN" "big=$BIG_DESC" "big_sampled=$(cat "$tmp/big.sampled")"
+  "seed=$SEED_DESC" "small=$SMALL_DESC" "small_llen=$SMALL_LLEN" "big=$BIG_DESC" "big_sampled=$(cat "$tmp/big.sampled")" \
+  "big_llen=$BIG_LLEN" "diag=$(cat "$tmp/diag.t1.summary")"
 echo
 echo "written to target/bench-probe.md"
