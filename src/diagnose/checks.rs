@@ -513,6 +513,11 @@ fn logs(o: &mut Out) {
         let code = match h.id {
             "unregistered_task" => Some((UNREGISTERED_TASK, Severity::Error)),
             "content_disallowed" => Some((SERIALIZER_MISMATCH, Severity::Error)),
+            "worker_lost" | "unrecoverable_error" | "memory_error" => {
+                Some((WORKER_PROCESSES_KILLED, Severity::Error))
+            }
+            "hard_time_limit" => Some((TIME_LIMIT_EXCEEDED, Severity::Warning)),
+            "broker_connection_lost" => Some((BROKER_CONNECTION_LOST, Severity::Warning)),
             _ => None,
         };
         let Some((code, severity)) = code else {
@@ -1163,5 +1168,42 @@ mod tests {
             ..BackendState::default()
         });
         assert_eq!(Report::judge(&s, 1).verdict.code, RESULT_KEYS_WITHOUT_TTL);
+    }
+}
+
+#[cfg(test)]
+mod log_tests {
+    use super::super::Report;
+    use super::super::logs::{LogScan, scan_text};
+    use super::super::state::LiveState;
+    use super::*;
+
+    #[test]
+    fn a_real_worker_log_names_its_failures() {
+        let mut scan = LogScan::default();
+        scan_text(
+            "worker.log",
+            include_str!("../../fixtures/logs/worker.log"),
+            &mut scan,
+        );
+        let state = LiveState {
+            broker: "redis://h/0".into(),
+            transport: "redis".into(),
+            visibility_timeout: 3600.0,
+            logs: Some(scan),
+            ..LiveState::default()
+        };
+        let r = Report::judge(&state, 1);
+        let codes: Vec<&str> = r.findings.iter().map(|f| f.code).collect();
+        for code in [
+            UNREGISTERED_TASK,
+            SERIALIZER_MISMATCH,
+            WORKER_PROCESSES_KILLED,
+            TIME_LIMIT_EXCEEDED,
+        ] {
+            assert!(codes.contains(&code), "{code} missing from {codes:?}");
+        }
+        let logs = r.checks.iter().find(|c| c.id == "logs").unwrap();
+        assert_eq!(logs.status, Status::Fail);
     }
 }
