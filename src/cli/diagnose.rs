@@ -227,8 +227,10 @@ fn write_markdown(out: &mut dyn Write, r: &Report) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// SARIF 2.1.0 with the findings whose cause is a line of the project's code.
+/// SARIF 2.1.0 with the findings whose cause is a line of the project's code. Paths under the
+/// working directory are relative to `%SRCROOT%`, as in `lint`'s SARIF; others are `file://`.
 fn write_sarif(out: &mut dyn Write, r: &Report) -> anyhow::Result<()> {
+    use crate::report::sarif::uri;
     let located: Vec<_> = r
         .findings
         .iter()
@@ -240,33 +242,46 @@ fn write_sarif(out: &mut dyn Write, r: &Report) -> anyhow::Result<()> {
     let rules: Vec<_> = codes
         .iter()
         .map(|c| {
-            let f = located.iter().find(|f| f.code == *c);
+            let level = located
+                .iter()
+                .find(|f| f.code == *c)
+                .map_or("warning", |f| f.severity.sarif_level());
             json!({
                 "id": c,
                 "name": c.to_ascii_lowercase().replace('_', "-"),
-                "shortDescription": {"text": c.replace('_', " ").to_lowercase()},
-                "help": {"text": f.map(|f| f.remediation.clone()).unwrap_or_default()},
-                "defaultConfiguration": {"level": f.map_or("warning", |f| f.severity.sarif_level())},
+                "shortDescription": {"text": rule_text(c)},
+                "defaultConfiguration": {"level": level},
             })
         })
         .collect();
     let results: Vec<_> = located
         .iter()
         .map(|f| {
-            let mut region = serde_json::Map::new();
-            region.insert("startLine".into(), json!(f.location.line.unwrap_or(1)));
+            let path = f.location.file.clone().unwrap_or_default();
+            let artifact = if path.starts_with('/') {
+                json!({"uri": format!("file://{}", uri(&path))})
+            } else {
+                json!({"uri": uri(&path), "uriBaseId": "%SRCROOT%"})
+            };
             json!({
                 "ruleId": f.code,
                 "ruleIndex": codes.iter().position(|c| *c == f.code).unwrap_or(0),
                 "level": f.severity.sarif_level(),
-                "message": {"text": format!("{} Fix: {}", f.summary, f.remediation)},
+                "message": {"text": format!("{}. Fix: {}.", f.summary.trim_end_matches('.'), f.remediation.trim_end_matches('.'))},
                 "locations": [{"physicalLocation": {
-                    "artifactLocation": {"uri": f.location.file},
-                    "region": region,
+                    "artifactLocation": artifact,
+                    "region": {"startLine": f.location.line.unwrap_or(1)},
                 }}],
             })
         })
         .collect();
+    let root = std::env::current_dir().map(|d| {
+        let mut s = d.to_string_lossy().replace('\\', "/");
+        if !s.ends_with('/') {
+            s.push('/');
+        }
+        format!("file://{}", uri(&s))
+    })?;
     let doc = json!({
         "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
         "version": "2.1.0",
@@ -277,10 +292,23 @@ fn write_sarif(out: &mut dyn Write, r: &Report) -> anyhow::Result<()> {
                 "informationUri": "https://github.com/celery-doctor/celery-doctor",
                 "rules": rules,
             }},
+            "originalUriBaseIds": {"%SRCROOT%": {"uri": root}},
             "results": results,
         }],
     });
     serde_json::to_writer_pretty(&mut *out, &doc)?;
     writeln!(out)?;
     Ok(())
+}
+
+/// One line describing a code, for SARIF rule descriptors.
+fn rule_text(code: &str) -> &'static str {
+    use crate::diagnose::codes::*;
+    match code {
+        WORKER_NOT_CONSUMING_QUEUE => {
+            "The code routes tasks to a queue that no live worker consumes"
+        }
+        QUEUE_NO_CONSUMERS => "A queue holds messages and no worker consumes it",
+        _ => "A problem of the live Celery system that a line of code explains",
+    }
 }

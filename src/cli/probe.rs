@@ -249,17 +249,34 @@ fn to_json(v: &Value) -> Option<Json> {
 }
 
 /// Where the project sends tasks: `task_routes` entries and `task_queues` (with their line),
-/// and tasks' own `queue=` options.
+/// and tasks' own `queue=` options (at the option).
 fn project_routes(project: &crate::lint::model::Project) -> Vec<crate::diagnose::state::RouteRef> {
     use crate::diagnose::state::RouteRef;
-    let place = |e: &crate::lint::model::SettingEntry| {
-        let file = project.file(e.module);
-        let line = file.lines().line_of(e.value_span.start) as u32 + 1;
-        (Some(file.display_path()), Some(line))
+    let line_at = |module: usize, offset: u32| {
+        let file = project.file(module);
+        (
+            Some(file.display_path()),
+            Some(file.lines().line_of(offset) as u32 + 1),
+        )
+    };
+    // The line of a route's own key inside the setting's value, else the setting's line.
+    let key_line = |e: &crate::lint::model::SettingEntry, key: &str| {
+        let text = project.file(e.module).text();
+        let (start, end) = (e.value_span.start as usize, e.value_span.end as usize);
+        let found = text.get(start..end.min(text.len())).and_then(|value| {
+            [format!("\"{key}\""), format!("'{key}'")]
+                .iter()
+                .filter_map(|q| value.find(q.as_str()))
+                .min()
+        });
+        line_at(
+            e.module,
+            found.map_or(e.value_span.start, |i| (start + i) as u32),
+        )
     };
     let mut out = Vec::new();
     for (pattern, queue, entry) in project.task_routes().unwrap_or_default() {
-        let (file, line) = place(entry);
+        let (file, line) = key_line(entry, &pattern);
         out.push(RouteRef {
             queue,
             via: format!("task_routes `{pattern}`"),
@@ -270,12 +287,12 @@ fn project_routes(project: &crate::lint::model::Project) -> Vec<crate::diagnose:
     if let (Some(names), Some((_, entry))) =
         (project.task_queues(), project.setting_value("task_queues"))
     {
-        let (file, line) = place(entry);
         for queue in names {
+            let (file, line) = key_line(entry, &queue);
             out.push(RouteRef {
                 queue,
                 via: "task_queues".into(),
-                file: file.clone(),
+                file,
                 line,
             });
         }
@@ -285,11 +302,17 @@ fn project_routes(project: &crate::lint::model::Project) -> Vec<crate::diagnose:
         if let Some(v) = project.task_option(def, "queue")
             && let Some(queue) = project.resolve_value(&v).as_str()
         {
+            let at = def
+                .options
+                .iter()
+                .find(|(name, _, _)| name == "queue")
+                .map_or(def.decorator_span.start, |(_, _, span)| span.start);
+            let (file, line) = line_at(task.module, at);
             out.push(RouteRef {
                 queue: queue.to_string(),
                 via: format!("`queue=` of task `{}`", project.task_label(task)),
-                file: Some(project.file(task.module).display_path()),
-                line: None,
+                file,
+                line,
             });
         }
     }

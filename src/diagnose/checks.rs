@@ -1038,9 +1038,10 @@ mod tests {
         let r = Report::judge(&s, 1);
         assert_eq!(
             codes(&r),
+            // A nearly full broker explains more than one queue without consumers.
             [
-                QUEUE_NO_CONSUMERS,
                 BROKER_MEMORY_PRESSURE,
+                QUEUE_NO_CONSUMERS,
                 BROKER_EVICTION_POLICY
             ]
         );

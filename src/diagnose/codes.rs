@@ -28,10 +28,12 @@ pub const HIGH_RETRY_COUNT: &str = "HIGH_RETRY_COUNT";
 pub const WEIGHTS: &[(&str, u32)] = &[
     (BROKER_UNREACHABLE, 100),
     (BROKER_AUTH_FAILED, 100),
+    // A full broker or a broken node also silences the workers' replies: it explains
+    // NO_WORKERS, not the other way round.
+    (BROKER_MEMORY_PRESSURE, 97),
+    (BROKER_NODE_UNHEALTHY, 96),
     (NO_WORKERS, 95),
     (QUEUE_NO_CONSUMERS, 90),
-    (BROKER_MEMORY_PRESSURE, 88),
-    (BROKER_NODE_UNHEALTHY, 85),
     (UNREGISTERED_TASK, 80),
     (SERIALIZER_MISMATCH, 80),
     (WORKER_PROCESSES_KILLED, 75),

@@ -76,14 +76,6 @@ pub async fn gather(o: &Options) -> LiveState {
     if !o.logs.is_empty() {
         state.logs = Some(super::logs::scan_files(&o.logs));
     }
-    if let Some(url) = &o.backend {
-        match clock.step(backend(url, o.limits)).await {
-            Ok(Ok(b)) => state.backend = Some(b),
-            Ok(Err(e)) => state.backend_error = Some(e),
-            Err(reason) => state.backend_error = Some(format!("result backend {reason}")),
-        }
-    }
-
     let t0 = Instant::now();
     let connected = clock
         .step(Broker::connect(&o.url, &o.opts, o.limits))
@@ -113,6 +105,7 @@ pub async fn gather(o: &Options) -> LiveState {
                     .skipped
                     .insert(id.into(), "the broker could not be reached".into());
             }
+            backend_step(&mut state, o, &clock).await;
             return state;
         }
     };
@@ -210,7 +203,26 @@ pub async fn gather(o: &Options) -> LiveState {
         Err(reason) => note_skip(&mut state, "routing", reason),
     }
     let _ = clock.step(broker.close()).await;
+    backend_step(&mut state, o, &clock).await;
     state
+}
+
+/// The result backend last, and never with more than the connect limit: a hung backend must
+/// not eat the broker's share of the budget.
+async fn backend_step(state: &mut LiveState, o: &Options, clock: &Clock) {
+    let Some(url) = &o.backend else { return };
+    let limit = o.limits.connect.min(clock.left());
+    match tokio::time::timeout(limit, backend(url, o.limits)).await {
+        Ok(Ok(b)) => state.backend = Some(b),
+        Ok(Err(e)) => state.backend_error = Some(e),
+        Err(_) => {
+            state.backend_error = Some(format!(
+                "result backend {} did not answer within {:.1} s",
+                crate::probe::url::redact_url_text(url),
+                limit.as_secs_f64()
+            ))
+        }
+    }
 }
 
 fn note_skip(state: &mut LiveState, check: &str, reason: String) {
@@ -514,7 +526,12 @@ async fn backend(url: &str, limits: Limits) -> Result<BackendState, String> {
     }
     let r = RedisProbe::connect(&parsed, &TransportOptions::default(), limits)
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| match e {
+            ProbeError::Timeout { secs, .. } => {
+                format!("result backend {parsed} did not answer within {secs:.1} s")
+            }
+            other => format!("result backend: {other}"),
+        })?;
     let mut state = BackendState {
         url: parsed.to_string(),
         ..BackendState::default()

@@ -3,7 +3,7 @@
 
 mod github;
 mod json;
-mod sarif;
+pub(crate) mod sarif;
 mod text;
 
 use std::io::Write;

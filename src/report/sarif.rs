@@ -145,7 +145,7 @@ fn location(file: &SourceFile, span: Span, redact: &dyn Fn(&str) -> String) -> V
 }
 
 /// A relative URI reference: percent-encode what RFC 3986 does not allow in a path.
-fn uri(path: &str) -> String {
+pub(crate) fn uri(path: &str) -> String {
     let mut out = String::new();
     for b in path.bytes() {
         let c = b as char;

@@ -6,6 +6,7 @@
 //! Every test owns its broker scope (a Redis key prefix or DB, a RabbitMQ vhost) and cleans up
 //! in `Drop`, so tests run in parallel and in any order.
 
+mod diagnose;
 mod support;
 
 use std::collections::BTreeMap;
