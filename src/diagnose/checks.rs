@@ -1207,4 +1207,46 @@ mod log_tests {
         let logs = r.checks.iter().find(|c| c.id == "logs").unwrap();
         assert_eq!(logs.status, Status::Fail);
     }
+
+    #[test]
+    fn a_real_log_of_a_broker_outage() {
+        let mut scan = LogScan::default();
+        scan_text(
+            "broker.log",
+            include_str!("../../fixtures/logs/broker.log"),
+            &mut scan,
+        );
+        let state = LiveState {
+            broker: "redis://h/0".into(),
+            logs: Some(scan),
+            ..LiveState::default()
+        };
+        let r = Report::judge(&state, 1);
+        assert_eq!(r.verdict.code, BROKER_CONNECTION_LOST);
+    }
+
+    #[test]
+    fn rabbitmq_alarms_and_partitions() {
+        use super::super::state::RabbitHealth;
+        let mut state = LiveState {
+            broker: "amqp://h//".into(),
+            transport: "amqp".into(),
+            workers: Some(Vec::new()),
+            rabbit: Some(RabbitHealth {
+                alarms: vec!["memory alarm on rabbit@h (9 of 8 bytes)".into()],
+                blocked_connections: 3,
+                ..RabbitHealth::default()
+            }),
+            ..LiveState::default()
+        };
+        // Blocked publishers silence the workers' replies too: the alarm is the cause.
+        let r = Report::judge(&state, 1);
+        let codes: Vec<&str> = r.findings.iter().map(|f| f.code).collect();
+        assert_eq!(codes, [BROKER_MEMORY_PRESSURE, NO_WORKERS]);
+        state.rabbit = Some(RabbitHealth {
+            alarms: vec!["network partition on rabbit@a (cannot see rabbit@b)".into()],
+            ..RabbitHealth::default()
+        });
+        assert_eq!(Report::judge(&state, 1).verdict.code, BROKER_NODE_UNHEALTHY);
+    }
 }

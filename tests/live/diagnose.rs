@@ -1516,3 +1516,108 @@ fn diagnose_result_keys_without_ttl() {
     run.expect_check("RESULT_KEYS_WITHOUT_TTL", &["result_backend"]);
     assert!(run.all("RESULT_BACKEND_UNREACHABLE").is_empty(), "{run}");
 }
+
+#[test]
+fn diagnose_worker_log_with_a_hard_time_limit() {
+    let redis = RedisScope::new();
+    // Time limits need the prefork pool; Celery kills the pool process at the hard limit.
+    let env = redis.env().with("CDT_CONF", r#"{"task_time_limit": 1}"#);
+    let w1 = Worker::start(&env, "w1@cdt", &["celery"], &["-P", "prefork", "-c", "1"]);
+    publish(&env, &["--task", "liveapp.slow", "--args", "[30]"]);
+    w1.wait_for_log("Hard time limit (1", Duration::from_secs(20));
+    w1.wait_for_log("signal 9 (SIGKILL)", Duration::from_secs(20));
+    let dir = tempfile::tempdir().unwrap();
+    let log = log_file(dir.path(), &w1);
+
+    let run = diagnose(&redis, &["--logs", log.to_str().unwrap()]);
+    run.expect(1, "TIME_LIMIT_EXCEEDED");
+    run.expect_check("TIME_LIMIT_EXCEEDED", &["logs"]);
+    // Celery's own SIGKILL at the hard limit is not an out-of-memory kill.
+    assert!(run.all("WORKER_PROCESSES_KILLED").is_empty(), "{run}");
+    assert!(
+        run.finding("TIME_LIMIT_EXCEEDED")
+            .to_string()
+            .contains("liveapp.slow"),
+        "{run}"
+    );
+    // Without the log, nothing on the broker shows it.
+    expect_healthy(&diagnose(&redis, &[]));
+}
+
+#[test]
+fn diagnose_redis_connections_nearly_exhausted() {
+    let spare = SpareRedis::start(&["--maxclients", "20"]);
+    let _w1 = Worker::start(&spare.env(), "w1@cdt", &["celery"], &[]);
+    // Idle clients count toward maxclients as soon as they connect.
+    let addr = spare.url();
+    let hostport = addr
+        .trim_start_matches("redis://")
+        .split('/')
+        .next()
+        .unwrap()
+        .to_string();
+    // Fill up to 17 of 20 (85 %), leaving room for diagnose's own connection.
+    let mut con = redis::Client::open(addr.as_str())
+        .unwrap()
+        .get_connection()
+        .unwrap();
+    let mut held = Vec::new();
+    while info_field(&mut con, "clients", "connected_clients")
+        .parse::<u64>()
+        .unwrap()
+        < 17
+    {
+        held.push(std::net::TcpStream::connect(&hostport).unwrap());
+        assert!(held.len() < 20, "cannot fill the client slots");
+    }
+    let run = diagnose(&spare, &[]);
+    run.expect(1, "BROKER_CONNECTIONS_EXHAUSTED");
+    run.expect_check("BROKER_CONNECTIONS_EXHAUSTED", &["resources"]);
+    drop(held);
+}
+
+#[test]
+fn diagnose_worker_log_with_a_pool_process_killed_like_the_oom_killer_does() {
+    let redis = RedisScope::new();
+    let w1 = Worker::start(
+        &redis.env(),
+        "w1@cdt",
+        &["celery"],
+        &["-P", "prefork", "-c", "1"],
+    );
+    let id = publish(&redis.env(), &["--task", "liveapp.slow", "--args", "[30]"]);
+    w1.wait_for_log(&format!("[{}] received", id[0]), Duration::from_secs(15));
+    // The pool process that runs the task: the worker's only child.
+    let child = wait_until("the pool process", Duration::from_secs(10), || {
+        let out = std::process::Command::new("pgrep")
+            .args(["-P", &w1.pid().to_string()])
+            .output()
+            .map_err(|e| e.to_string())?;
+        let pids: Vec<String> = text(&out.stdout)
+            .split_whitespace()
+            .map(str::to_string)
+            .collect();
+        match pids.as_slice() {
+            [one] => Ok(one.clone()),
+            other => Err(format!("children: {other:?}")),
+        }
+    });
+    let killed = std::process::Command::new("kill")
+        .args(["-9", &child])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    w1.wait_for_log("WorkerLostError", Duration::from_secs(15));
+    let dir = tempfile::tempdir().unwrap();
+    let log = log_file(dir.path(), &w1);
+
+    let run = diagnose(&redis, &["--logs", log.to_str().unwrap()]);
+    run.expect(1, "WORKER_PROCESSES_KILLED");
+    run.expect_check("WORKER_PROCESSES_KILLED", &["logs"]);
+    assert!(
+        run.finding("WORKER_PROCESSES_KILLED")
+            .to_string()
+            .contains("SIGKILL"),
+        "{run}"
+    );
+}
