@@ -236,6 +236,8 @@ cargo fmt --check
 cargo clippy --locked --all-targets -- -D warnings
 
 log "tests"
+# The live diagnose test writes its SARIF here; validated below with the lint SARIF files.
+rm -f target/tmp/diagnose.sarif
 t0=$SECONDS
 if cargo nextest --version >/dev/null 2>&1; then
   runner="cargo nextest run"
@@ -262,6 +264,9 @@ lint_to_sarif() { # NAME PATH
 }
 lint_to_sarif fixtures fixtures
 lint_to_sarif shop fixtures/projects/shop
+# diagnose --format sarif, written by the live test that routes to unconsumed queues.
+[[ -s target/tmp/diagnose.sarif ]] || die "target/tmp/diagnose.sarif missing: the live diagnose SARIF test did not run"
+sarif_files+=("$ROOT/target/tmp/diagnose.sarif")
 validate_sarif "${sarif_files[@]}" || die "SARIF validation failed"
 
 log "summary"

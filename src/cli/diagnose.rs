@@ -246,10 +246,13 @@ fn write_sarif(out: &mut dyn Write, r: &Report) -> anyhow::Result<()> {
                 .iter()
                 .find(|f| f.code == *c)
                 .map_or("warning", |f| f.severity.sarif_level());
+            let (short, full, help) = rule_text(c);
             json!({
                 "id": c,
                 "name": c.to_ascii_lowercase().replace('_', "-"),
-                "shortDescription": {"text": rule_text(c)},
+                "shortDescription": {"text": short},
+                "fullDescription": {"text": full},
+                "help": {"text": help, "markdown": help},
                 "defaultConfiguration": {"level": level},
             })
         })
@@ -301,14 +304,19 @@ fn write_sarif(out: &mut dyn Write, r: &Report) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// One line describing a code, for SARIF rule descriptors.
-fn rule_text(code: &str) -> &'static str {
+/// Short description, full description and help of a code, for SARIF rule descriptors.
+fn rule_text(code: &str) -> (&'static str, &'static str, &'static str) {
     use crate::diagnose::codes::*;
     match code {
-        WORKER_NOT_CONSUMING_QUEUE => {
-            "The code routes tasks to a queue that no live worker consumes"
-        }
-        QUEUE_NO_CONSUMERS => "A queue holds messages and no worker consumes it",
-        _ => "A problem of the live Celery system that a line of code explains",
+        WORKER_NOT_CONSUMING_QUEUE => (
+            "The code routes tasks to a queue that no live worker consumes",
+            "A route (`task_routes`, `task_queues` or a task's `queue=` option) sends tasks to a queue that none of the workers answering on the broker consumes: those tasks wait there until a worker with `-Q <queue>` starts.",
+            "Add the queue to a worker's `-Q` list, or change the route to a queue that workers consume.",
+        ),
+        _ => (
+            "A problem of the live Celery system that a line of code explains",
+            "celery-doctor diagnose found a problem in the running system whose cause is written at this line.",
+            "See the finding's message for the evidence and the fix.",
+        ),
     }
 }

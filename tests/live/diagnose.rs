@@ -1053,6 +1053,12 @@ fn diagnose_app_path_routes_to_queues_no_worker_consumes_json_and_sarif() {
     assert_eq!(out.status.code(), Some(1), "{stdout}{}", text(&out.stderr));
     let sarif: Value = serde_json::from_str(&stdout)
         .unwrap_or_else(|e| panic!("SARIF is not JSON ({e}): {stdout}"));
+    // scripts/test.sh validates this file with the SARIF schema and Sarif.Multitool.
+    std::fs::write(
+        Path::new(env!("CARGO_TARGET_TMPDIR")).join("diagnose.sarif"),
+        &stdout,
+    )
+    .unwrap();
     assert_eq!(sarif["version"], "2.1.0", "{sarif:#}");
     let results = sarif["runs"][0]["results"]
         .as_array()
