@@ -180,7 +180,10 @@ pub fn block_on<F: std::future::Future>(fut: F) -> anyhow::Result<F::Output> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    Ok(rt.block_on(fut))
+    let out = rt.block_on(fut);
+    // Do not wait for a DNS lookup still running on a blocking thread.
+    rt.shutdown_background();
+    Ok(out)
 }
 
 fn load_app(dir: &std::path::Path) -> anyhow::Result<AppConfig> {

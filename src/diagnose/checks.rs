@@ -25,7 +25,38 @@ pub fn run(s: &LiveState) -> (Vec<Check>, Vec<LiveFinding>) {
     serializers(&mut out);
     task_state(&mut out);
     resources(&mut out);
+    incomplete(&mut out);
     (out.checks, out.findings)
+}
+
+/// A step that could not look (a broker that hangs after connecting, refused permissions)
+/// must not end in "no problem found".
+fn incomplete(o: &mut Out) {
+    let s = o.state;
+    if s.connect_error.is_some() {
+        return;
+    }
+    let missing: Vec<String> = ["workers", "routing"]
+        .iter()
+        .filter_map(|id| s.skipped.get(*id).map(|why| format!("{id}: {why}")))
+        .collect();
+    if missing.is_empty() {
+        return;
+    }
+    let at = o.at(None, None);
+    o.findings.push(LiveFinding {
+        code: DIAGNOSIS_INCOMPLETE,
+        severity: Severity::Warning,
+        summary: format!(
+            "The diagnosis is incomplete: {}",
+            missing.join("; ")
+        ),
+        evidence: json!({"skipped": missing}),
+        remediation: "Rerun with a larger --budget, and check that this user may use the mailbox (Redis PUBLISH/PSUBSCRIBE, RabbitMQ configure/write on celery.pidbox)".into(),
+        check: "workers",
+        location: at,
+        score: 0,
+    });
 }
 
 struct Out<'a> {
@@ -211,7 +242,8 @@ fn broker(o: &mut Out) {
                         "evicts keys, queued tasks included"
                     }
                 ),
-                json!({"used_memory": used, "maxmemory": max, "maxmemory_policy": policy}),
+                // At the limit writes fail, worker replies included: then it explains the rest.
+                json!({"used_memory": used, "maxmemory": max, "maxmemory_policy": policy, "critical": pct(used, max) >= 99.0}),
                 "Drain or purge the backlog, raise `maxmemory`, or move results to another Redis"
                     .into(),
                 at,
@@ -219,15 +251,32 @@ fn broker(o: &mut Out) {
         }
         if policy != "noeviction" {
             let evicted = info_u64(s, "evicted_keys").unwrap_or(0);
+            // volatile-* policies only evict keys with a TTL: queue lists and `unacked` have
+            // none, stored results do.
+            let all_keys = policy.starts_with("allkeys");
+            let so_far = if evicted > 0 {
+                format!(" ({evicted} keys evicted so far)")
+            } else {
+                String::new()
+            };
             let at = o.at(None, None);
             o.finding(
                 BROKER_EVICTION_POLICY,
-                if max > 0 { Severity::Error } else { Severity::Warning },
+                if all_keys && max > 0 {
+                    Severity::Error
+                } else {
+                    Severity::Warning
+                },
                 "broker",
-                format!(
-                    "Redis `maxmemory-policy` is `{policy}`: under memory pressure it silently deletes keys, queues and the unacked set included{}",
-                    if evicted > 0 { format!(" ({evicted} keys evicted so far)") } else { String::new() }
-                ),
+                if all_keys {
+                    format!(
+                        "Redis `maxmemory-policy` is `{policy}`: under memory pressure it silently deletes any key, queued tasks and the unacked set included{so_far}"
+                    )
+                } else {
+                    format!(
+                        "Redis `maxmemory-policy` is `{policy}`: under memory pressure it deletes keys with a TTL (stored results, kombu's expiring bindings), and once none are left writes fail{so_far}"
+                    )
+                },
                 json!({"maxmemory_policy": policy, "maxmemory": max, "evicted_keys": evicted}),
                 "Set `maxmemory-policy noeviction` on the broker Redis (`CONFIG SET maxmemory-policy noeviction` and in redis.conf); keep caches on another instance".into(),
                 at,
@@ -258,7 +307,7 @@ fn broker(o: &mut Out) {
                     if resource.is_empty() { "no alarm listed".to_string() } else { resource.iter().map(|a| a.as_str()).collect::<Vec<_>>().join("; ") },
                     if h.blocked_connections > 0 { format!(" ({} connections blocked)", h.blocked_connections) } else { String::new() }
                 ),
-                json!({"alarms": resource, "blocked_connections": h.blocked_connections}),
+                json!({"alarms": resource, "blocked_connections": h.blocked_connections, "critical": true}),
                 "Free memory or disk on the RabbitMQ node (drain queues, raise `vm_memory_high_watermark` / `disk_free_limit` only with care); `rabbitmq-diagnostics alarms` shows the cause".into(),
                 at,
             );
@@ -358,7 +407,10 @@ fn workers(o: &mut Out) {
             .iter()
             .filter(|o| o.name != w.name)
             .filter(|o| o.queues.iter().any(|q| w.queues.contains(q)))
-            .filter(|o| o.concurrency.is_some_and(|oc| (o.active.len() as u64) < oc))
+            .filter(|o| {
+                o.reserved.is_empty()
+                    && o.concurrency.is_some_and(|oc| (o.active.len() as u64) < oc)
+            })
             .map(|o| o.name.as_str())
             .collect();
         if idle.is_empty() {
@@ -369,6 +421,10 @@ fn workers(o: &mut Out) {
             .iter()
             .filter_map(|(_, secs)| *secs)
             .fold(0.0_f64, f64::max);
+        // Sub-second tasks churn through prefetch buffers all the time: not starvation.
+        if longest < 1.0 {
+            continue;
+        }
         let at = o.at(None, Some(&w.name));
         o.finding(
             PREFETCH_STARVATION,
@@ -403,7 +459,7 @@ fn routing(o: &mut Out) {
         .flat_map(|w| w.queues.iter().map(String::as_str))
         .collect();
     if let Some(queues) = &s.queues {
-        let have_workers = s.workers.as_ref().is_some_and(|w| !w.is_empty());
+        let no_workers = s.workers.as_ref().is_some_and(Vec::is_empty);
         for q in queues {
             let ready = q.ready.unwrap_or(0);
             b.evidence.push(format!(
@@ -418,8 +474,9 @@ fn routing(o: &mut Out) {
                     format!(" ({})", q.consumer_nodes.join(", "))
                 }
             ));
-            // With no worker at all, NO_WORKERS says it better.
-            if ready == 0 || !have_workers || q.consumers.unwrap_or(0) > 0 {
+            // With no worker at all, NO_WORKERS says it better; on Redis the consumers are
+            // unknown when workers did not answer: only a known zero counts.
+            if ready == 0 || no_workers || q.consumers != Some(0) {
                 continue;
             }
             let at = o.at(Some(&q.name), None);
@@ -640,28 +697,30 @@ fn serializers(o: &mut Out) {
         return;
     };
     for w in nodes {
-        b.evidence.push(format!(
-            "{} accepts {}",
-            w.name,
-            w.accept_content.join(", ")
-        ));
+        b.evidence.push(match &w.accept_content {
+            Some(a) => format!("{} accepts {}", w.name, a.join(", ")),
+            None => format!("{}: did not answer `conf`", w.name),
+        });
     }
+    let mut judged = false;
     for q in queues {
         let Some(sample) = &q.sample else { continue };
         // The workers that will get these messages; with none, every worker.
         let readers: Vec<_> = nodes
             .iter()
             .filter(|w| q.consumer_nodes.is_empty() || q.consumer_nodes.contains(&w.name))
+            .filter_map(|w| w.accept_content.as_ref().map(|a| (w.name.as_str(), a)))
             .collect();
         if readers.is_empty() {
             continue;
         }
+        judged = true;
         for (ct, n) in &sample.content_types {
             let short = short_content_type(ct);
             let refusing: Vec<&str> = readers
                 .iter()
-                .filter(|w| !w.accept_content.iter().any(|a| a == ct || a == short))
-                .map(|w| w.name.as_str())
+                .filter(|(_, accept)| !accept.iter().any(|a| a == ct || a == short))
+                .map(|(name, _)| *name)
                 .collect();
             if refusing.is_empty() {
                 continue;
@@ -690,6 +749,13 @@ fn serializers(o: &mut Out) {
             ));
         }
     }
+    if !judged && b.skipped.is_none() {
+        b.skipped = Some(if s.transport == "amqp" {
+            "RabbitMQ message bodies are not sampled (reading them would requeue them)".into()
+        } else {
+            "no queued message to compare".into()
+        });
+    }
     o.finish(b, None);
 }
 
@@ -710,6 +776,14 @@ fn task_state(o: &mut Out) {
     let s = o.state;
     let mut b = o.check("task_state", "Task state, ETAs and retries");
     let vt = s.visibility_timeout;
+    let has_samples = s.queues.iter().flatten().any(|q| q.sample.is_some());
+    if !has_samples && s.unacked.is_none() && b.skipped.is_none() {
+        b.skipped = Some(if s.transport == "amqp" {
+            "RabbitMQ message bodies are not sampled (reading them would requeue them)".into()
+        } else {
+            "no data gathered".into()
+        });
+    }
     // Unregistered tasks among queued/reserved messages.
     if let (Some(queues), Some(nodes)) = (&s.queues, &s.workers) {
         for q in queues {
@@ -760,7 +834,8 @@ fn task_state(o: &mut Out) {
                     q.name, sample.with_eta, sample.sampled
                 ));
             }
-            if sample.retried > 0 {
+            // Not one unlucky message: at least 2, and a tenth of the sample.
+            if sample.retried >= 2 && sample.retried * 10 >= sample.sampled {
                 let at = o.at(Some(&q.name), None);
                 o.finding(
                     HIGH_RETRY_COUNT,
@@ -799,7 +874,7 @@ fn task_state(o: &mut Out) {
                 u.eta
                     .as_deref()
                     .and_then(super::gather::parse_iso)
-                    .is_some_and(|t| t - crate::probe::now_secs() > vt)
+                    .is_some_and(|t| t - s.now > vt)
             })
             .collect();
         let overdue: Vec<_> = unacked
@@ -861,7 +936,7 @@ fn resources(o: &mut Out) {
             "{}: max RSS {}, uptime {}, {} task(s) run",
             w.name,
             w.maxrss_kib
-                .map(|k| human_bytes(k * 1024))
+                .map(|k| human_bytes(k.saturating_mul(1024)))
                 .unwrap_or_else(|| "?".into()),
             w.uptime_secs
                 .map(|u| format!("{u} s"))
@@ -918,7 +993,7 @@ mod tests {
             name: name.into(),
             queues: queues.iter().map(|q| q.to_string()).collect(),
             registered: Some(vec!["app.add".into()]),
-            accept_content: vec!["json".into()],
+            accept_content: Some(vec!["json".into()]),
             concurrency: Some(2),
             prefetch_count: Some(8),
             ..WorkerInfo::default()
@@ -956,6 +1031,44 @@ mod tests {
 
     fn codes(r: &Report) -> Vec<&str> {
         r.findings.iter().map(|f| f.code).collect()
+    }
+
+    #[test]
+    fn skipped_steps_are_never_healthy() {
+        let mut s = healthy();
+        s.workers = None;
+        s.queues = None;
+        s.skipped.insert(
+            "workers".into(),
+            "did not finish within the time budget (--budget)".into(),
+        );
+        let r = Report::judge(&s, 1);
+        assert_eq!(r.verdict.code, DIAGNOSIS_INCOMPLETE);
+        assert!(r.verdict.summary.contains("time budget"));
+    }
+
+    #[test]
+    fn volatile_policies_warn_and_unknown_accept_content_is_not_judged() {
+        let mut s = healthy();
+        let info = s.redis_info.as_mut().unwrap();
+        info.insert("maxmemory_policy".into(), "volatile-lru".into());
+        info.insert("maxmemory".into(), "100000000".into());
+        let mut w = worker("w1@h", &["celery"]);
+        w.accept_content = None;
+        s.workers = Some(vec![w]);
+        let mut q = queue("celery", 3, &["w1@h"]);
+        q.sample = Some(QueueSample {
+            sampled: 3,
+            content_types: BTreeMap::from([("application/x-msgpack".to_string(), 3)]),
+            ..QueueSample::default()
+        });
+        s.queues = Some(vec![q]);
+        let r = Report::judge(&s, 1);
+        assert_eq!(codes(&r), [BROKER_EVICTION_POLICY]);
+        assert_eq!(r.findings[0].severity, Severity::Warning);
+        assert!(r.findings[0].summary.contains("with a TTL"));
+        let ser = r.checks.iter().find(|c| c.id == "serializers").unwrap();
+        assert_eq!(ser.status, Status::Skip);
     }
 
     #[test]
@@ -1038,10 +1151,10 @@ mod tests {
         let r = Report::judge(&s, 1);
         assert_eq!(
             codes(&r),
-            // A nearly full broker explains more than one queue without consumers.
+            // 95 % full is not refusing writes yet: the unconsumed queue is the cause.
             [
-                BROKER_MEMORY_PRESSURE,
                 QUEUE_NO_CONSUMERS,
+                BROKER_MEMORY_PRESSURE,
                 BROKER_EVICTION_POLICY
             ]
         );

@@ -69,13 +69,9 @@ pub async fn gather(o: &Options) -> LiveState {
         },
         visibility_timeout: o.opts.visibility_timeout,
         routes: o.routes.clone(),
+        now: now_secs(),
         ..LiveState::default()
     };
-
-    // Logs and the result backend do not need the broker.
-    if !o.logs.is_empty() {
-        state.logs = Some(super::logs::scan_files(&o.logs));
-    }
     let t0 = Instant::now();
     let connected = clock
         .step(Broker::connect(&o.url, &o.opts, o.limits))
@@ -106,6 +102,7 @@ pub async fn gather(o: &Options) -> LiveState {
                     .insert(id.into(), "the broker could not be reached".into());
             }
             backend_step(&mut state, o, &clock).await;
+            logs_step(&mut state, o, &clock).await;
             return state;
         }
     };
@@ -180,7 +177,10 @@ pub async fn gather(o: &Options) -> LiveState {
                         .filter(|w| w.queues.contains(&q.name))
                         .map(|w| w.name.clone())
                         .collect();
-                    if q.consumers.is_none() {
+                    // Redis knows consumers only from the workers' answers.
+                    if q.consumers.is_none()
+                        && (!q.consumer_nodes.is_empty() || nodes.iter().all(|w| w.queues_known))
+                    {
                         q.consumers = Some(q.consumer_nodes.len() as u64);
                     }
                 }
@@ -204,6 +204,7 @@ pub async fn gather(o: &Options) -> LiveState {
     }
     let _ = clock.step(broker.close()).await;
     backend_step(&mut state, o, &clock).await;
+    logs_step(&mut state, o, &clock).await;
     state
 }
 
@@ -212,6 +213,23 @@ pub async fn gather(o: &Options) -> LiveState {
 async fn backend_step(state: &mut LiveState, o: &Options, clock: &Clock) {
     let Some(url) = &o.backend else { return };
     let limit = o.limits.connect.min(clock.left());
+    if limit.is_zero() {
+        state.skipped.insert(
+            "result_backend".into(),
+            "the time budget was used up by earlier steps".into(),
+        );
+        return;
+    }
+    if !is_redis_url(url) {
+        state.skipped.insert(
+            "result_backend".into(),
+            format!(
+                "{}: only Redis result backends are inspected so far",
+                crate::probe::url::redact_url_text(url)
+            ),
+        );
+        return;
+    }
     match tokio::time::timeout(limit, backend(url, o.limits)).await {
         Ok(Ok(b)) => state.backend = Some(b),
         Ok(Err(e)) => state.backend_error = Some(e),
@@ -222,6 +240,41 @@ async fn backend_step(state: &mut LiveState, o: &Options, clock: &Clock) {
                 limit.as_secs_f64()
             ))
         }
+    }
+}
+
+fn is_redis_url(url: &str) -> bool {
+    let scheme = url.split("://").next().unwrap_or("").to_ascii_lowercase();
+    matches!(
+        scheme.as_str(),
+        "redis" | "rediss" | "redis+socket" | "socket" | "unix" | "sentinel"
+    )
+}
+
+/// Worker logs, off the async thread and bounded: a huge file or a FIFO must not hold up the
+/// report.
+async fn logs_step(state: &mut LiveState, o: &Options, clock: &Clock) {
+    if o.logs.is_empty() {
+        return;
+    }
+    let paths = o.logs.clone();
+    let limit = clock.left().max(Duration::from_secs(2));
+    match tokio::time::timeout(
+        limit,
+        tokio::task::spawn_blocking(move || super::logs::scan_files(&paths)),
+    )
+    .await
+    {
+        Ok(Ok(scan)) => state.logs = Some(scan),
+        Ok(Err(_)) => note_skip(state, "logs", "the log scan failed".into()),
+        Err(_) => note_skip(
+            state,
+            "logs",
+            format!(
+                "the log scan did not finish within {:.1} s",
+                limit.as_secs_f64()
+            ),
+        ),
     }
 }
 
@@ -268,8 +321,16 @@ async fn workers(broker: &Broker, o: &Options) -> Result<(Vec<WorkerInfo>, u64),
     if names.is_empty() {
         return Ok((Vec::new(), silent));
     }
+    let stats = broadcast(broker, o, InspectCommand::Stats, Some(names.len())).await?;
+    // A worker is a node that answers `stats` (beat, under any node name, only answers ping).
+    let names: Vec<String> = names
+        .into_iter()
+        .filter(|n| answer(&stats, n).is_some())
+        .collect();
+    if names.is_empty() {
+        return Ok((Vec::new(), silent + ping.nodes.len() as u64));
+    }
     let n = Some(names.len());
-    let stats = broadcast(broker, o, InspectCommand::Stats, n).await?;
     let queues = broadcast(broker, o, InspectCommand::ActiveQueues, n).await?;
     let registered = broadcast(broker, o, InspectCommand::Registered, n).await?;
     let conf = broadcast(broker, o, InspectCommand::Conf, n).await?;
@@ -289,17 +350,23 @@ async fn workers(broker: &Broker, o: &Options) -> Result<(Vec<WorkerInfo>, u64),
     for node in names {
         let s = answer(&stats, &node);
         let pool = s.and_then(|s| s.get("pool"));
-        let accept = answer(&conf, &node)
-            .and_then(|c| c.get("accept_content"))
-            .and_then(Value::as_array)
-            .map(|a| {
-                a.iter()
-                    .filter_map(Value::as_str)
-                    .map(str::to_string)
-                    .collect()
-            })
-            .unwrap_or_else(|| vec!["json".to_string()]);
+        // `conf` lists only non-default settings, under the name the app uses: new-style,
+        // old-style, or Django's `CELERY_` namespace.
+        let accept = answer(&conf, &node).filter(|c| c.is_object()).map(|c| {
+            ["accept_content", "CELERY_ACCEPT_CONTENT", "ACCEPT_CONTENT"]
+                .iter()
+                .find_map(|k| c.get(*k))
+                .and_then(Value::as_array)
+                .map(|a| {
+                    a.iter()
+                        .filter_map(Value::as_str)
+                        .map(str::to_string)
+                        .collect()
+                })
+                .unwrap_or_else(|| vec!["json".to_string()])
+        });
         out.push(WorkerInfo {
+            queues_known: answer(&queues, &node).is_some_and(Value::is_array),
             queues: list(answer(&queues, &node))
                 .iter()
                 .filter_map(|q| q.get("name").and_then(Value::as_str))
@@ -413,6 +480,16 @@ async fn redis_details(
             eta: u.eta,
         })
         .collect())
+}
+
+/// The `status` of a stored result from the head of its JSON (`{"status": "SUCCESS", …`).
+fn result_status(head: &[u8]) -> String {
+    let text = String::from_utf8_lossy(head);
+    text.split_once("\"status\":")
+        .and_then(|(_, rest)| rest.trim_start().strip_prefix('"'))
+        .and_then(|rest| rest.split_once('"'))
+        .map(|(status, _)| status.to_string())
+        .unwrap_or_else(|| "<unreadable>".into())
 }
 
 /// Seconds since the epoch of an ISO-8601 timestamp as Celery writes it
@@ -538,7 +615,9 @@ async fn backend(url: &str, limits: Limits) -> Result<BackendState, String> {
     };
     let mut cursor: u64 = 0;
     let mut sample: Vec<String> = Vec::new();
+    let mut calls = 0;
     loop {
+        calls += 1;
         let (next, batch): (u64, Vec<String>) = r
             .run(
                 redis::cmd("SCAN")
@@ -561,7 +640,8 @@ async fn backend(url: &str, limits: Limits) -> Result<BackendState, String> {
         if cursor == 0 {
             break;
         }
-        if state.keys >= SCAN_BOUND {
+        // Bounded in keys found and in calls made (a big shared Redis has few matches per call).
+        if state.keys >= SCAN_BOUND || calls >= 500 {
             state.keys_truncated = true;
             break;
         }
@@ -572,7 +652,8 @@ async fn backend(url: &str, limits: Limits) -> Result<BackendState, String> {
     let mut pipe = redis::pipe();
     for k in &sample {
         pipe.cmd("TTL").arg(k);
-        pipe.cmd("GET").arg(k);
+        // `status` is the first field Celery writes: the head of the value is enough.
+        pipe.cmd("GETRANGE").arg(k).arg(0).arg(255);
         pipe.cmd("MEMORY").arg("USAGE").arg(k);
     }
     let values: Vec<redis::Value> = r
@@ -586,11 +667,7 @@ async fn backend(url: &str, limits: Limits) -> Result<BackendState, String> {
             state.without_ttl += 1;
         }
         if let Some(redis::Value::BulkString(v)) = chunk.get(1) {
-            let status = serde_json::from_slice::<Value>(v)
-                .ok()
-                .and_then(|j| j.get("status").and_then(Value::as_str).map(str::to_string))
-                .unwrap_or_else(|| "<unreadable>".into());
-            *state.states.entry(status).or_default() += 1;
+            *state.states.entry(result_status(v)).or_default() += 1;
         }
         if let Some(redis::Value::Int(n)) = chunk.get(2) {
             bytes += u64::try_from(*n).unwrap_or(0);

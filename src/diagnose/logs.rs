@@ -761,6 +761,8 @@ fn merge_hits(hits: &mut Vec<SignatureHits>, new: Vec<SignatureHits>) {
 /// Trimmed, ANSI escape sequences dropped, control characters as spaces, at most `max` chars
 /// (the last one an ellipsis when cut).
 fn clean(s: &str, max: usize) -> String {
+    // Log lines can quote URLs with passwords (a broker or database URL in an error).
+    let s = &crate::probe::url::redact_url_text(s);
     let mut out = String::new();
     let mut n = 0usize;
     let mut chars = s.trim().chars().peekable();

@@ -1,6 +1,6 @@
 //! Everything `diagnose` saw, as plain data: gathered once (bounded in time), then judged by
-//! pure checks. Serializable, so a recorded state (`fixtures/live/*.json`) can be judged in a
-//! unit test without a broker.
+//! pure checks. Serializable, so a recorded state can be judged in a unit test without a
+//! broker.
 
 use std::collections::BTreeMap;
 
@@ -39,8 +39,12 @@ pub struct WorkerInfo {
     pub queues: Vec<String>,
     /// Task names from `registered`; `None` when the worker did not answer.
     pub registered: Option<Vec<String>>,
-    /// `accept_content` from `inspect conf` (Celery's default `["json"]` when not listed).
-    pub accept_content: Vec<String>,
+    /// `accept_content` from `inspect conf` (Celery's default `["json"]` when the worker
+    /// answered without it); `None` when the worker did not answer `conf`.
+    pub accept_content: Option<Vec<String>>,
+    /// False when the worker did not answer `active_queues` (its queues are unknown).
+    #[serde(default = "yes")]
+    pub queues_known: bool,
     pub concurrency: Option<u64>,
     pub prefetch_count: Option<u64>,
     pub pool: Option<String>,
@@ -53,6 +57,10 @@ pub struct WorkerInfo {
     pub reserved: Vec<String>,
     /// `(task name, eta)` of the scheduled (ETA/countdown) tasks.
     pub scheduled: Vec<(String, Option<String>)>,
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// A bounded look at the messages of one queue.
@@ -134,6 +142,8 @@ pub struct LiveState {
     pub backend_error: Option<String>,
     #[serde(skip_deserializing, default)]
     pub logs: Option<LogScan>,
+    /// When the state was gathered (seconds since the epoch): "now" for the checks.
+    pub now: f64,
     pub routes: Option<Vec<RouteRef>>,
     /// Check id → why its data could not be gathered.
     pub skipped: BTreeMap<String, String>,

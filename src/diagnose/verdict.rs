@@ -8,7 +8,17 @@ use crate::finding::Severity;
 /// Score every finding, sort them (most likely cause first) and state the verdict.
 pub fn rank(state: &LiveState, mut findings: Vec<LiveFinding>) -> (Verdict, Vec<LiveFinding>) {
     for f in &mut findings {
-        let mut score = codes::weight(f.code) * 100;
+        let mut weight = codes::weight(f.code);
+        // Memory pressure explains silent workers only once writes fail (>= 99 %, an alarm).
+        if f.code == codes::BROKER_MEMORY_PRESSURE
+            && f.evidence
+                .get("critical")
+                .and_then(serde_json::Value::as_bool)
+                != Some(true)
+        {
+            weight = 85;
+        }
+        let mut score = weight * 100;
         // Within a code, more affected messages rank higher (log-scaled, at most +99).
         let n = f
             .evidence
@@ -18,9 +28,6 @@ pub fn rank(state: &LiveState, mut findings: Vec<LiveFinding>) -> (Verdict, Vec<
             .and_then(serde_json::Value::as_u64)
             .unwrap_or(0);
         score += ((n as f64 + 1.0).log10() * 20.0).min(99.0) as u32;
-        if f.severity == Severity::Info {
-            score /= 2;
-        }
         f.score = score;
     }
     findings.sort_by(|a, b| b.score.cmp(&a.score).then(a.code.cmp(b.code)));

@@ -1137,6 +1137,9 @@ fn diagnose_redis_prefetch_starvation_behind_a_long_task() {
             }
         },
     );
+    // diagnose ignores tasks running under a second (normal prefetch churn): let the first
+    // one run that long. The condition is elapsed time itself, so sleep.
+    std::thread::sleep(Duration::from_millis(1200));
     // Alone, w1 starves nobody: no other worker has a free slot.
     let alone = diagnose(&redis, &[]);
     assert!(alone.all("PREFETCH_STARVATION").is_empty(), "{alone}");
@@ -1293,8 +1296,7 @@ fn diagnose_redis_unacked_older_than_the_visibility_timeout() {
     let redis = RedisScope::new();
     // A visibility timeout shorter than the tasks: late acks keep the running task unacked,
     // and it and the reserved one outlive 2 s (kombu would redeliver them: run twice).
-    let conf =
-        json!({"task_acks_late": true, "broker_transport_options": {"visibility_timeout": 2}});
+    let conf = json!({"task_acks_late": true, "broker_transport_options": {"visibility_timeout": 2, "unacked_restore_interval": 3600}});
     let env = redis.env().with("CDT_CONF", &conf.to_string());
     let w1 = Worker::start(&env, "w1@cdt", &["celery"], &[]);
     let ids = publish(
