@@ -251,8 +251,8 @@ fn to_json(v: &Value) -> Option<Json> {
     })
 }
 
-/// Where the project sends tasks: `task_routes` entries and `task_queues` (with their line),
-/// and tasks' own `queue=` options (at the option).
+/// Where the project sends tasks: `task_routes` entries (at the route's key) and tasks' own
+/// `queue=` options (at the option). Queues only declared in `task_queues` are not routes.
 fn project_routes(project: &crate::lint::model::Project) -> Vec<crate::diagnose::state::RouteRef> {
     use crate::diagnose::state::RouteRef;
     let line_at = |module: usize, offset: u32| {
@@ -286,19 +286,6 @@ fn project_routes(project: &crate::lint::model::Project) -> Vec<crate::diagnose:
             file,
             line,
         });
-    }
-    if let (Some(names), Some((_, entry))) =
-        (project.task_queues(), project.setting_value("task_queues"))
-    {
-        for queue in names {
-            let (file, line) = key_line(entry, &queue);
-            out.push(RouteRef {
-                queue,
-                via: "task_queues".into(),
-                file,
-                line,
-            });
-        }
     }
     for task in project.production_tasks() {
         let def = project.def(task);

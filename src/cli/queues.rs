@@ -48,6 +48,7 @@ pub fn run(args: QueuesArgs) -> anyhow::Result<ExitStatus> {
         worker_timeout: positive_secs(args.timeout, "--timeout")?,
         allow_requeue: args.allow_requeue,
         management_url: args.broker.management_url.clone(),
+        use_management: true,
     };
     let progress = Progress::start(format!("reading queues on {}", target.url));
     let report = block_on(async {

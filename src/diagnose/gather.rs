@@ -109,7 +109,8 @@ pub async fn gather(o: &Options) -> LiveState {
     state.latency_ms = Some((t0.elapsed().as_secs_f64() * 10_000.0).round() / 10.0);
     broker.set_management_url(o.management_url.clone());
 
-    // 1. Broker health.
+    // 1. Broker health. A management API that failed here is not asked again for queues.
+    let mut management_ok = true;
     match &broker {
         Broker::Redis(r) => match clock.step(r.info()).await {
             Ok(Ok(info)) => state.redis_info = Some(info),
@@ -117,21 +118,72 @@ pub async fn gather(o: &Options) -> LiveState {
             Err(reason) => note_skip(&mut state, "resources", reason),
         },
         Broker::Amqp(a) => {
-            let m = Management::new(&a.url, o.management_url.as_deref(), o.limits.connect);
+            let m = Management::new(
+                &a.url,
+                o.management_url.as_deref(),
+                o.limits.connect.min(Duration::from_secs(3)),
+            );
             match m {
                 Ok(m) => match clock.step(rabbit_health(&m)).await {
                     Ok(Ok(h)) => state.rabbit = Some(h),
-                    Ok(Err(e)) => state
-                        .notes
-                        .push(format!("{e}; broker health limited to what AMQP shows")),
-                    Err(reason) => state.notes.push(format!("management API {reason}")),
+                    Ok(Err(e)) => {
+                        management_ok = false;
+                        state
+                            .notes
+                            .push(format!("{e}; broker health limited to what AMQP shows"));
+                    }
+                    Err(reason) => {
+                        management_ok = false;
+                        state.notes.push(format!("management API {reason}"));
+                    }
                 },
-                Err(e) => state.notes.push(e.to_string()),
+                Err(e) => {
+                    management_ok = false;
+                    state.notes.push(e.to_string());
+                }
             }
         }
     }
 
-    // 2. Workers.
+    // 2. Queue depths first: if the budget runs short, they matter most.
+    let query = QueueQuery {
+        explicit: Vec::new(),
+        from_project: o.project_queues.clone(),
+        sample: 0,
+        ask_workers: false,
+        worker_timeout: o.reply_timeout,
+        allow_requeue: false,
+        management_url: o.management_url.clone(),
+        use_management: management_ok,
+    };
+    let mut list: Option<Vec<QueueState>> = None;
+    match clock
+        .step(queues::gather(&broker, &query, &o.opts.control_exchange))
+        .await
+    {
+        Ok(Ok(report)) => {
+            list = Some(
+                report
+                    .queues
+                    .iter()
+                    .map(|r| QueueState {
+                        name: r.name.clone(),
+                        ready: r.ready,
+                        unacked: r.unacked,
+                        consumers: r.consumers,
+                        consumer_nodes: Vec::new(),
+                        sample: None,
+                    })
+                    .collect(),
+            );
+            state.unacked_total = report.unacked_total;
+            state.notes.extend(report.notes);
+        }
+        Ok(Err(e)) => note_skip(&mut state, "routing", e.to_string()),
+        Err(reason) => note_skip(&mut state, "routing", reason),
+    }
+
+    // 3. Workers.
     match clock.step(workers(&broker, o)).await {
         Ok(Ok((nodes, silent))) => {
             state.workers = Some(nodes);
@@ -141,66 +193,36 @@ pub async fn gather(o: &Options) -> LiveState {
         Err(reason) => note_skip(&mut state, "workers", reason),
     }
 
-    // 3. Queues, samples and the unacked set.
-    let query = QueueQuery {
-        explicit: Vec::new(),
-        from_project: o.project_queues.clone(),
-        sample: 0,
-        ask_workers: false,
-        worker_timeout: o.reply_timeout,
-        allow_requeue: false,
-        management_url: o.management_url.clone(),
-    };
-    match clock
-        .step(queues::gather(&broker, &query, &o.opts.control_exchange))
-        .await
-    {
-        Ok(Ok(report)) => {
-            let mut list: Vec<QueueState> = report
-                .queues
-                .iter()
-                .map(|r| QueueState {
-                    name: r.name.clone(),
-                    ready: r.ready,
-                    unacked: r.unacked,
-                    consumers: r.consumers,
-                    consumer_nodes: Vec::new(),
-                    sample: None,
-                })
-                .collect();
-            state.unacked_total = report.unacked_total;
-            state.notes.extend(report.notes);
-            if let Some(nodes) = &state.workers {
-                for q in &mut list {
-                    q.consumer_nodes = nodes
-                        .iter()
-                        .filter(|w| w.queues.contains(&q.name))
-                        .map(|w| w.name.clone())
-                        .collect();
-                    // Redis knows consumers only from the workers' answers.
-                    if q.consumers.is_none()
-                        && (!q.consumer_nodes.is_empty() || nodes.iter().all(|w| w.queues_known))
-                    {
-                        q.consumers = Some(q.consumer_nodes.len() as u64);
-                    }
+    // 4. Who consumes what; samples and the unacked set (Redis).
+    if let Some(mut list) = list {
+        if let Some(nodes) = &state.workers {
+            for q in &mut list {
+                q.consumer_nodes = nodes
+                    .iter()
+                    .filter(|w| w.queues.contains(&q.name))
+                    .map(|w| w.name.clone())
+                    .collect();
+                // Redis knows consumers only from the workers' answers.
+                if q.consumers.is_none()
+                    && (!q.consumer_nodes.is_empty() || nodes.iter().all(|w| w.queues_known))
+                {
+                    q.consumers = Some(q.consumer_nodes.len() as u64);
                 }
             }
-            if let Broker::Redis(r) = &broker {
-                match clock.step(redis_details(r, &mut list, o.sample)).await {
-                    Ok(Ok(unacked)) => state.unacked = Some(unacked),
-                    Ok(Err(e)) => note_skip(&mut state, "task_state", e.to_string()),
-                    Err(reason) => note_skip(&mut state, "task_state", reason),
-                }
-            } else {
-                state.notes.push(
-                    "RabbitMQ: message bodies are not sampled (that would requeue them); content types and retries are judged from worker answers and logs only"
-                        .into(),
-                );
-            }
-            state.queues = Some(list);
         }
-        Ok(Err(e)) => note_skip(&mut state, "routing", e.to_string()),
-        Err(reason) => note_skip(&mut state, "routing", reason),
+        if let Broker::Redis(r) = &broker {
+            match clock.step(redis_details(r, &mut list, o.sample)).await {
+                Ok(Ok(unacked)) => state.unacked = Some(unacked),
+                Ok(Err(e)) => note_skip(&mut state, "task_state", e.to_string()),
+                Err(reason) => note_skip(&mut state, "task_state", reason),
+            }
+        } else {
+            state.notes.push(
+                "RabbitMQ: message bodies are not sampled (that would requeue them); content types and retries are judged from worker answers and logs only"
+                    .into(),
+            );
+        }
+        state.queues = Some(list);
     }
     let _ = clock.step(broker.close()).await;
     backend_step(&mut state, o, &clock).await;

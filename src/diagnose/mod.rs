@@ -2,8 +2,8 @@
 //! bounded by a time budget; [`checks`] judge that state with pure functions; [`verdict`]
 //! ranks the findings by how likely they explain stuck or lost work.
 //!
-//! `diagnose` composes `probe` (live data) and `lint` (the project's routes, via the command
-//! line); neither of those knows about it.
+//! `diagnose` composes `probe` (live data) and `lint` (the project's routes, read by the
+//! command line into [`state::RouteRef`]s); neither `probe` nor `lint` imports it.
 
 pub mod checks;
 pub mod codes;

@@ -30,6 +30,8 @@ pub struct QueueQuery {
     /// RabbitMQ: sampling bodies requeues them; only with the user's `--allow-requeue`.
     pub allow_requeue: bool,
     pub management_url: Option<String>,
+    /// RabbitMQ: ask the management API (false when the caller already saw it fail).
+    pub use_management: bool,
 }
 
 /// One queue.
@@ -258,8 +260,12 @@ async fn gather_amqp(
         .map(|u| u.vhost.clone())
         .unwrap_or_else(|| "/".into());
     let mut from_api: BTreeMap<String, Value> = BTreeMap::new();
-    let management = Management::new(&a.url, q.management_url.as_deref(), a.limits.connect)
-        .map_err(|e| e.to_string());
+    let management = if q.use_management {
+        Management::new(&a.url, q.management_url.as_deref(), a.limits.connect)
+            .map_err(|e| e.to_string())
+    } else {
+        Err("management API skipped (it failed earlier)".to_string())
+    };
     let listed = match &management {
         Ok(m) => m.queues(&vhost).await.map_err(|e| e.to_string()),
         Err(e) => Err(e.clone()),
