@@ -25,38 +25,27 @@ pub fn run(s: &LiveState) -> (Vec<Check>, Vec<LiveFinding>) {
     serializers(&mut out);
     task_state(&mut out);
     resources(&mut out);
-    incomplete(&mut out);
     (out.checks, out.findings)
 }
 
-/// A step that could not look (a broker that hangs after connecting, refused permissions)
-/// must not end in "no problem found".
-fn incomplete(o: &mut Out) {
+/// A step that could not look (a broker that stops answering after connecting, refused
+/// permissions) must not end in "no problem found": say so, under that step.
+fn incomplete(o: &mut Out, b: &CheckBuilder, check: &'static str) {
     let s = o.state;
+    let Some(why) = &b.skipped else { return };
     if s.connect_error.is_some() {
         return;
     }
-    let missing: Vec<String> = ["workers", "routing"]
-        .iter()
-        .filter_map(|id| s.skipped.get(*id).map(|why| format!("{id}: {why}")))
-        .collect();
-    if missing.is_empty() {
-        return;
-    }
     let at = o.at(None, None);
-    o.findings.push(LiveFinding {
-        code: DIAGNOSIS_INCOMPLETE,
-        severity: Severity::Warning,
-        summary: format!(
-            "The diagnosis is incomplete: {}",
-            missing.join("; ")
-        ),
-        evidence: json!({"skipped": missing}),
-        remediation: "Rerun with a larger --budget, and check that this user may use the mailbox (Redis PUBLISH/PSUBSCRIBE, RabbitMQ configure/write on celery.pidbox)".into(),
-        check: "workers",
-        location: at,
-        score: 0,
-    });
+    o.finding(
+        DIAGNOSIS_INCOMPLETE,
+        Severity::Warning,
+        check,
+        format!("The diagnosis is incomplete: step `{check}` could not look ({why})"),
+        json!({"step": check, "reason": why}),
+        "Rerun with a larger --budget, and check that this user may use the mailbox (Redis PUBLISH/PSUBSCRIBE and writes, RabbitMQ configure/write on celery.pidbox)".into(),
+        at,
+    );
 }
 
 struct Out<'a> {
@@ -352,6 +341,7 @@ fn workers(o: &mut Out) {
     let s = o.state;
     let mut b = o.check("workers", "Workers running and consuming");
     let Some(nodes) = &s.workers else {
+        incomplete(o, &b, "workers");
         o.finish(b, None);
         return;
     };
@@ -452,6 +442,9 @@ fn routing(o: &mut Out) {
         "routing",
         "Task routing: queues with messages vs queues consumed",
     );
+    if s.queues.is_none() {
+        incomplete(o, &b, "routing");
+    }
     let consumed: BTreeSet<&str> = s
         .workers
         .iter()

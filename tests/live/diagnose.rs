@@ -1629,3 +1629,32 @@ fn diagnose_worker_log_with_a_pool_process_killed_like_the_oom_killer_does() {
         "{run}"
     );
 }
+
+#[test]
+fn diagnose_a_broker_that_stops_taking_writes_is_incomplete_not_healthy() {
+    // A Redis that pauses writes (as during a failover: `CLIENT PAUSE … WRITE`) still answers
+    // reads, but the mailbox broadcast (SADD, PUBLISH) blocks: the workers step cannot look.
+    let spare = SpareRedis::start(&[]);
+    let _w1 = Worker::start(&spare.env(), "w1@cdt", &["celery"], &[]);
+    let _: () = redis::cmd("CLIENT")
+        .arg("PAUSE")
+        .arg(8000)
+        .arg("WRITE")
+        .query(&mut spare.connection())
+        .unwrap();
+    let started = Instant::now();
+    let run = diagnose_url(&spare.url(), &[], &["--budget", "2", "--timeout", "0.5"]);
+    assert!(started.elapsed() < Duration::from_secs(5), "{run}");
+    run.expect(1, "DIAGNOSIS_INCOMPLETE");
+    let workers = run.report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == "workers")
+        .unwrap();
+    assert_eq!(workers["status"], "warn", "{run}");
+    let _: () = redis::cmd("CLIENT")
+        .arg("UNPAUSE")
+        .query(&mut spare.connection())
+        .unwrap();
+}
