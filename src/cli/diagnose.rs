@@ -278,13 +278,7 @@ fn write_sarif(out: &mut dyn Write, r: &Report) -> anyhow::Result<()> {
             })
         })
         .collect();
-    let root = std::env::current_dir().map(|d| {
-        let mut s = d.to_string_lossy().replace('\\', "/");
-        if !s.ends_with('/') {
-            s.push('/');
-        }
-        format!("file://{}", uri(&s))
-    })?;
+    let root = crate::report::sarif::srcroot()?;
     let doc = json!({
         "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
         "version": "2.1.0",

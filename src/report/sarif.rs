@@ -145,6 +145,17 @@ fn location(file: &SourceFile, span: Span, redact: &dyn Fn(&str) -> String) -> V
 }
 
 /// A relative URI reference: percent-encode what RFC 3986 does not allow in a path.
+/// `%SRCROOT%`: the working directory as a `file://` URI ending in `/`.
+pub(crate) fn srcroot() -> std::io::Result<String> {
+    std::env::current_dir().map(|d| {
+        let mut s = d.to_string_lossy().replace('\\', "/");
+        if !s.ends_with('/') {
+            s.push('/');
+        }
+        format!("file://{}", uri(&s))
+    })
+}
+
 pub(crate) fn uri(path: &str) -> String {
     let mut out = String::new();
     for b in path.bytes() {
@@ -218,13 +229,7 @@ pub(super) fn write(out: &mut dyn Write, run: &LintRun) -> anyhow::Result<()> {
             Some(result(f, idx, &catalog.rules[idx].1))
         })
         .collect();
-    let root = std::env::current_dir().map(|d| {
-        let mut s = d.to_string_lossy().replace('\\', "/");
-        if !s.ends_with('/') {
-            s.push('/');
-        }
-        format!("file://{}", uri(&s))
-    })?;
+    let root = srcroot()?;
     let doc = json!({
         "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
         "version": "2.1.0",
