@@ -157,6 +157,7 @@ pub async fn gather(o: &Options) -> LiveState {
         use_management: management_ok,
     };
     let mut list: Option<Vec<QueueState>> = None;
+    let mut unacked_entries = Vec::new();
     match clock
         .step(queues::gather(&broker, &query, &o.opts.control_exchange))
         .await
@@ -177,6 +178,7 @@ pub async fn gather(o: &Options) -> LiveState {
                     .collect(),
             );
             state.unacked_total = report.unacked_total;
+            unacked_entries = report.unacked_entries;
             state.notes.extend(report.notes);
         }
         Ok(Err(e)) => note_skip(&mut state, "routing", e.to_string()),
@@ -211,7 +213,10 @@ pub async fn gather(o: &Options) -> LiveState {
             }
         }
         if let Broker::Redis(r) = &broker {
-            match clock.step(redis_details(r, &mut list, o.sample)).await {
+            match clock
+                .step(redis_details(r, &mut list, o.sample, unacked_entries))
+                .await
+            {
                 Ok(Ok(unacked)) => state.unacked = Some(unacked),
                 Ok(Err(e)) => note_skip(&mut state, "task_state", e.to_string()),
                 Err(reason) => note_skip(&mut state, "task_state", reason),
@@ -453,6 +458,7 @@ async fn redis_details(
     r: &RedisProbe,
     queues: &mut [QueueState],
     per_queue: usize,
+    entries: Vec<crate::probe::redis::Unacked>,
 ) -> Result<Vec<UnackedState>, ProbeError> {
     let now = now_secs();
     let vt = r.opts.visibility_timeout;
@@ -490,10 +496,8 @@ async fn redis_details(
         }
         q.sample = Some(sample);
     }
-    let (bindings, _) = r.bindings().await?;
-    let set = r.unacked(&bindings).await?;
-    Ok(set
-        .entries
+    // The unacked hash was read once already, by the queue step.
+    Ok(entries
         .into_iter()
         .map(|u| UnackedState {
             age_secs: u.delivered_at.map(|t| (now - t).max(0.0)),

@@ -77,6 +77,9 @@ pub struct QueuesReport {
     pub unacked_total: Option<u64>,
     /// Things the reader should know (a source that failed, a bound that was hit).
     pub notes: Vec<String>,
+    /// Redis: the entries of the `unacked` hash that were read (for `diagnose`).
+    #[serde(skip)]
+    pub unacked_entries: Vec<super::redis::Unacked>,
 }
 
 impl QueuesReport {
@@ -111,6 +114,7 @@ pub async fn gather(broker: &Broker, q: &QueueQuery, ns: &str) -> Result<QueuesR
         workers: None,
         unacked_total: None,
         notes: Vec::new(),
+        unacked_entries: Vec::new(),
     };
     if q.ask_workers {
         let req = Request {
@@ -192,7 +196,7 @@ async fn gather_redis(
             unacked.entries.len()
         ));
     }
-    let now = now_secs();
+    let now = super::now_secs();
     // queue → (count, oldest delivery, past the visibility timeout)
     let mut per_queue: BTreeMap<String, (u64, Option<f64>, u64)> = BTreeMap::new();
     for u in &unacked.entries {
@@ -244,6 +248,7 @@ async fn gather_redis(
             }
         }
     }
+    report.unacked_entries = unacked.entries;
     Ok(())
 }
 
@@ -361,10 +366,6 @@ async fn gather_amqp(
         }
     }
     Ok(())
-}
-
-fn now_secs() -> f64 {
-    super::now_secs()
 }
 
 /// Names sorted and unique (helper for callers merging sources).
