@@ -548,6 +548,10 @@ fn logs(o: &mut Out) {
         scan.files.len(),
         scan.lines
     ));
+    if scan.files.is_empty() && !scan.unreadable.is_empty() {
+        // The user asked for these logs: "pass" would claim they were read.
+        b.skipped = Some("no log file could be read".into());
+    }
     for (file, why) in &scan.unreadable {
         b.evidence.push(format!("unreadable: {file}: {why}"));
     }
@@ -1354,5 +1358,20 @@ mod log_tests {
             ..RabbitHealth::default()
         });
         assert_eq!(Report::judge(&state, 1).verdict.code, BROKER_NODE_UNHEALTHY);
+    }
+
+    #[test]
+    fn unreadable_logs_are_skipped_not_passed() {
+        let state = LiveState {
+            broker: "redis://h/0".into(),
+            logs: Some(super::super::logs::scan_files(&[std::path::PathBuf::from(
+                "/nonexistent/celery-doctor-test.log",
+            )])),
+            ..LiveState::default()
+        };
+        let r = Report::judge(&state, 1);
+        let logs = r.checks.iter().find(|c| c.id == "logs").unwrap();
+        assert_eq!(logs.status, Status::Skip, "{:?}", logs.evidence);
+        assert!(logs.evidence.iter().any(|e| e.contains("unreadable")));
     }
 }
