@@ -10,6 +10,7 @@ use super::ExitStatus;
 use super::output::Progress;
 use crate::color::{self, ColorChoice};
 use crate::config;
+use crate::lint::baseline::Baseline;
 use crate::lint::{self, walk};
 use crate::report::{self, Format, TextOptions};
 
@@ -51,6 +52,12 @@ pub struct LintArgs {
     /// Print findings only, no summary.
     #[arg(long, short = 'q')]
     pub quiet: bool,
+    /// Report only findings that are not recorded in this baseline file.
+    #[arg(long, value_name = "FILE")]
+    pub baseline: Option<PathBuf>,
+    /// Record every current finding in FILE (a baseline for --baseline) and exit 0.
+    #[arg(long, value_name = "FILE")]
+    pub write_baseline: Option<PathBuf>,
 }
 
 pub fn run(args: LintArgs) -> anyhow::Result<ExitStatus> {
@@ -70,8 +77,9 @@ pub fn run(args: LintArgs) -> anyhow::Result<ExitStatus> {
         settings.ignore.extend(ignore);
     }
     settings.leak_model = true;
-    // Validate selectors before doing any work.
+    // Validate selectors and read the baseline before doing any work.
     lint::enabled_rules(&settings)?;
+    let baseline = args.baseline.as_deref().map(Baseline::load).transpose()?;
 
     let use_color = color::decide(
         color::ColorChoice::Auto.max_with(super::color_flag(args.no_color, args.color)),
@@ -100,6 +108,33 @@ pub fn run(args: LintArgs) -> anyhow::Result<ExitStatus> {
     let mut run = result?;
     run.files_skipped = skipped;
     run.warnings = collected.warnings;
+
+    if let Some(path) = &args.write_baseline {
+        let recorded = Baseline::record(&run.findings, path);
+        super::output::write_to(Some(path), |out| {
+            out.write_all(recorded.to_json().as_bytes())?;
+            Ok(())
+        })?;
+        eprintln!(
+            "celery-doctor: wrote a baseline of {} {} to {}",
+            recorded.len(),
+            if recorded.len() == 1 {
+                "finding"
+            } else {
+                "findings"
+            },
+            path.display()
+        );
+        return Ok(ExitStatus::Success);
+    }
+    if let Some(baseline) = baseline {
+        let (kept, stats) = baseline.filter(std::mem::take(&mut run.findings));
+        run.findings = kept;
+        run.baseline = Some(stats);
+        if args.format.is_machine() && !args.quiet {
+            eprintln!("celery-doctor: {}", report::baseline_summary(stats));
+        }
+    }
 
     let t_report = std::time::Instant::now();
     let text = TextOptions {

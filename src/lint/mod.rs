@@ -1,6 +1,7 @@
 //! `celery-doctor lint`: walk, parse and model in parallel, run the selected rules over the
 //! project model, then apply suppressions and overrides.
 
+pub mod baseline;
 pub mod catalog;
 pub mod deploy;
 pub mod model;
@@ -60,6 +61,8 @@ pub struct LintRun {
     pub warnings: Vec<String>,
     /// Ids of the rules that ran.
     pub rules_run: Vec<&'static str>,
+    /// Set when a baseline filtered the findings.
+    pub baseline: Option<baseline::BaselineStats>,
 }
 
 /// A Python file to lint, already read.

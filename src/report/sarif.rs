@@ -195,7 +195,7 @@ fn result(f: &Finding, rule_index: usize, meta: &RuleMeta) -> Value {
             "arguments": arguments,
         },
         "locations": [location(&f.file, f.span, &|t: &str| f.redact(t).into_owned())],
-        "partialFingerprints": { "celeryDoctorFingerprint/v1": super::fingerprint(f) },
+        "partialFingerprints": { "celeryDoctorFingerprint/v2": super::fingerprint(f) },
     });
     if !f.related.is_empty() {
         let related: Vec<Value> = f

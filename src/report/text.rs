@@ -148,5 +148,8 @@ pub(super) fn write(out: &mut dyn Write, run: &LintRun, opts: TextOptions) -> an
         "Checked {files} {}{extra}.",
         plural(files, "file", "files")
     )?;
+    if let Some(b) = run.baseline {
+        writeln!(out, "{}", super::baseline_summary(b))?;
+    }
     Ok(())
 }

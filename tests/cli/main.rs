@@ -312,7 +312,7 @@ fn machine_formats_are_well_formed() {
                 .unwrap()
                 .starts_with('/')
         );
-        assert!(r["partialFingerprints"]["celeryDoctorFingerprint/v1"].is_string());
+        assert!(r["partialFingerprints"]["celeryDoctorFingerprint/v2"].is_string());
     }
     let gh = stdout(&run_in(
         &root,
@@ -500,4 +500,172 @@ fn a_password_that_is_also_a_word_masks_only_the_url() {
     assert!(!out.contains("celery:celery@"), "{out}");
     // The word itself is left alone elsewhere.
     assert!(out.contains("celery_app.py"), "{out}");
+}
+
+const LEGACY: &str = "from celery import shared_task\n\nimport requests\n\n\n@shared_task\ndef sync(url):\n    requests.get(url)\n    requests.get(url)\n\n\n@shared_task\ndef export(url):\n    requests.get(url)\n";
+
+fn codes_and_lines(o: &Output) -> Vec<(String, u64)> {
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["code"].as_str().unwrap().to_string(),
+                f["start"]["line"].as_u64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn baseline_hides_known_findings_across_moved_lines() {
+    let dir = tree(&[
+        ("app/tasks.py", LEGACY.as_bytes()),
+        ("ci/README", b"baselines"),
+    ]);
+    let before = run_in(dir.path(), &["lint", ".", "--format", "json"]);
+    assert_eq!(before.status.code(), Some(1));
+    let all = codes_and_lines(&before);
+    // 3 × CD203 and 2 × CD201 (no time limit) at least; the baseline must hide every one.
+    assert!(all.len() >= 3, "{all:?}");
+
+    let w = run_in(
+        dir.path(),
+        &["lint", ".", "--write-baseline", "ci/baseline.json"],
+    );
+    assert_eq!(w.status.code(), Some(0), "{}", stderr(&w));
+    assert!(stdout(&w).is_empty(), "{}", stdout(&w));
+    assert!(
+        stderr(&w).contains(&format!("wrote a baseline of {} findings", all.len())),
+        "{}",
+        stderr(&w)
+    );
+    let file: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("ci/baseline.json")).unwrap())
+            .unwrap();
+    assert_eq!(file["tool"], "celery-doctor");
+    // Paths are relative to the baseline's folder.
+    assert!(
+        file["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e["path"] == "../app/tasks.py"),
+        "{file}"
+    );
+    // The two identical lines in `sync` share a fingerprint, counted twice.
+    assert!(
+        file["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["count"] == 2),
+        "{file}"
+    );
+
+    // Unrelated edits move every line: nothing new.
+    let moved = format!("\"\"\"Legacy tasks.\"\"\"\n\nimport logging\n\n{LEGACY}");
+    std::fs::write(dir.path().join("app/tasks.py"), &moved).unwrap();
+    let o = run_in(dir.path(), &["lint", ".", "--baseline", "ci/baseline.json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains(&format!("Baseline: {} known findings hidden.", all.len())),
+        "{}",
+        stdout(&o)
+    );
+
+    // From another working directory, the same baseline still matches.
+    let o = run_in(
+        &dir.path().join("ci"),
+        &["lint", "../app", "--baseline", "baseline.json"],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+
+    // A third copy of the same line in `sync`, and a new call in a new task, are new;
+    // deleting `export` makes its entries stale.
+    let edited = moved
+        .replace(
+            "    requests.get(url)\n    requests.get(url)\n",
+            "    requests.get(url)\n    requests.get(url)\n    requests.get(url)\n",
+        )
+        .replace(
+            "@shared_task\ndef export(url):\n    requests.get(url)\n",
+            "@shared_task(time_limit=60)\ndef fetch(url):\n    requests.post(url)\n",
+        );
+    std::fs::write(dir.path().join("app/tasks.py"), &edited).unwrap();
+    let o = run_in(
+        dir.path(),
+        &[
+            "lint",
+            ".",
+            "--baseline",
+            "ci/baseline.json",
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(1));
+    let new = codes_and_lines(&o);
+    let line_of = |needle: &str, nth: usize| {
+        edited
+            .lines()
+            .enumerate()
+            .filter(|(_, l)| l.contains(needle))
+            .nth(nth)
+            .unwrap()
+            .0 as u64
+            + 1
+    };
+    assert!(
+        new.contains(&("CD203".into(), line_of("requests.post", 0))),
+        "{new:?}"
+    );
+    assert_eq!(
+        new.iter().filter(|(c, _)| c == "CD203").count(),
+        2,
+        "the third copy and the new post: {new:?}"
+    );
+    assert!(
+        stderr(&o).contains("stale"),
+        "export's entries are stale: {}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn bad_baselines_exit_2() {
+    let dir = tree(&[
+        ("tasks.py", UNBOUNDED),
+        ("corrupt.json", b"{\"tool\": \"celery-doctor\", \"kind\": "),
+        (
+            "sarif.json",
+            b"{\"version\": \"2.1.0\", \"runs\": []}",
+        ),
+        (
+            "future.json",
+            b"{\"tool\": \"celery-doctor\", \"kind\": \"baseline\", \"version\": 9, \"findings\": []}",
+        ),
+        (
+            "wrong-type.json",
+            b"{\"tool\": \"celery-doctor\", \"kind\": \"baseline\", \"version\": 1, \"findings\": [{\"fingerprint\": 3}]}",
+        ),
+    ]);
+    for (file, needle) in [
+        ("corrupt.json", "is not valid JSON"),
+        ("sarif.json", "is not a celery-doctor baseline"),
+        ("future.json", "format version 9"),
+        ("wrong-type.json", "is not valid JSON"),
+        ("missing.json", "cannot read baseline missing.json"),
+    ] {
+        let o = run_in(dir.path(), &["lint", ".", "--baseline", file]);
+        assert_one_line_error(&o, needle);
+        assert!(stdout(&o).is_empty(), "no report before the error");
+    }
+    // A baseline that cannot be written leaves nothing behind.
+    let o = run_in(
+        dir.path(),
+        &["lint", ".", "--write-baseline", "no/such/dir/b.json"],
+    );
+    assert_one_line_error(&o, "no/such/dir/b.json");
 }
