@@ -21,6 +21,7 @@ ROOT=$PWD
 
 CELERY_SPEC='celery[redis,msgpack,yaml]==5.7.*'
 JSONSCHEMA_SPEC='jsonschema==4.26.0'
+PRECOMMIT_SPEC='pre-commit==4.7.0'
 
 log() { printf '\n==> %s\n' "$*"; }
 die() { printf 'test.sh: error: %s\n' "$*" >&2; exit 1; }
@@ -34,7 +35,7 @@ trap 'rm -rf "$tmp"' EXIT
 venv_ok() {
   [[ -x .venv/bin/python ]] && .venv/bin/python - <<'PY' >/dev/null 2>&1
 import sys
-import celery, jsonschema, redis, msgpack, yaml  # noqa: F401
+import celery, jsonschema, redis, msgpack, yaml, pre_commit  # noqa: F401
 sys.exit(0 if celery.__version__.startswith("5.7.") else 1)
 PY
 }
@@ -50,7 +51,7 @@ ensure_venv() {
     python3 -m venv .venv
   fi
   log "installing $CELERY_SPEC $JSONSCHEMA_SPEC into .venv"
-  .venv/bin/python -m pip install --disable-pip-version-check -q "$CELERY_SPEC" "$JSONSCHEMA_SPEC"
+  .venv/bin/python -m pip install --disable-pip-version-check -q "$CELERY_SPEC" "$JSONSCHEMA_SPEC" "$PRECOMMIT_SPEC"
   venv_ok || die ".venv still lacks celery 5.7 / jsonschema after pip install"
   echo "venv: $(.venv/bin/python -c 'import celery; print("celery", celery.__version__)')"
 }
@@ -268,6 +269,10 @@ lint_to_sarif shop fixtures/projects/shop
 [[ -s target/tmp/diagnose.sarif ]] || die "target/tmp/diagnose.sarif missing: the live diagnose SARIF test did not run"
 sarif_files+=("$ROOT/target/tmp/diagnose.sarif")
 validate_sarif "${sarif_files[@]}" || die "SARIF validation failed"
+
+log "pre-commit manifest"
+.venv/bin/pre-commit validate-manifest .pre-commit-hooks.yaml || die ".pre-commit-hooks.yaml is not a valid pre-commit manifest"
+echo "pre-commit: .pre-commit-hooks.yaml valid"
 
 log "summary"
 echo "tests:      passed ($runner, ${t_tests}s)"

@@ -669,3 +669,28 @@ fn bad_baselines_exit_2() {
     );
     assert_one_line_error(&o, "no/such/dir/b.json");
 }
+
+/// Each hook of `.pre-commit-hooks.yaml` runs as pre-commit runs it: the `entry` split on
+/// whitespace, no file names (`pass_filenames: false`), in the repository root.
+#[test]
+fn pre_commit_hooks_run_as_declared() {
+    let manifest = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join(".pre-commit-hooks.yaml"),
+    )
+    .unwrap();
+    let hooks: Vec<serde_yaml::Value> = serde_yaml::from_str(&manifest).unwrap();
+    assert!(hooks.len() >= 2, "{manifest}");
+    for hook in &hooks {
+        assert_eq!(hook["pass_filenames"].as_bool(), Some(false), "{hook:?}");
+        assert_eq!(hook["language"].as_str(), Some("rust"), "{hook:?}");
+        let entry: Vec<&str> = hook["entry"].as_str().unwrap().split_whitespace().collect();
+        assert_eq!(entry[0], "celery-doctor", "{hook:?}");
+        let clean = tree(&[("tasks.py", BOUNDED)]);
+        let o = run_in(clean.path(), &entry[1..]);
+        assert_eq!(o.status.code(), Some(0), "{hook:?}: {}", stderr(&o));
+        let dirty = tree(&[("tasks.py", UNBOUNDED)]);
+        let o = run_in(dirty.path(), &entry[1..]);
+        assert_eq!(o.status.code(), Some(1), "{hook:?}: {}", stderr(&o));
+        assert!(stdout(&o).contains("CD201"), "{}", stdout(&o));
+    }
+}
