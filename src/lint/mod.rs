@@ -287,13 +287,23 @@ fn apply_suppressions(
     findings: Vec<Finding>,
     settings: &LintSettings,
 ) -> Vec<Finding> {
+    // Files with findings: their texts were dropped after modelling; reload them and build
+    // their line indexes in parallel rather than one by one in the filter below.
+    let mut with_findings: HashMap<*const SourceFile, &Arc<SourceFile>> = HashMap::default();
+    for f in &findings {
+        with_findings.entry(Arc::as_ptr(&f.file)).or_insert(&f.file);
+    }
+    let reload: Vec<&Arc<SourceFile>> = with_findings.values().copied().collect();
+    reload.par_iter().for_each(|file| {
+        file.lines();
+    });
     // Per module: zero-based lines with noqa codes; task def offsets → decorator line offsets.
     let mut noqa: HashMap<*const SourceFile, HashMap<usize, Vec<String>>> = HashMap::default();
     let mut task_lines: HashMap<(*const SourceFile, u32), u32> = HashMap::default();
     for m in &project.modules {
         let key = Arc::as_ptr(&m.file);
         let entry = noqa.entry(key).or_default();
-        if !m.facts.noqa.is_empty() && findings.iter().any(|f| Arc::ptr_eq(&f.file, &m.file)) {
+        if !m.facts.noqa.is_empty() && with_findings.contains_key(&key) {
             for n in &m.facts.noqa {
                 let line = n.line;
                 entry
