@@ -49,6 +49,7 @@ register_rules! {
     CD202 => time_limits::soft_time_limit_not_below_hard_limit::check,
     CD203 => time_limits::http_call_without_timeout_in_task::check,
     CD204 => time_limits::blocking_result_wait_in_task::check,
+    CD205 => time_limits::soft_time_limit_swallowed_in_loop::check,
     CD301 => results::result_stored_but_never_read::check,
     CD302 => results::result_expiry_disabled::check,
     CD303 => results::result_read_from_task_that_ignores_results::check,
