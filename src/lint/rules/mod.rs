@@ -39,6 +39,7 @@ macro_rules! register_rules {
 register_rules! {
     CD000 => framework::syntax_error::check,
     CD001 => framework::async_def_task::check,
+    CD002 => framework::flask_task_without_app_context::check,
     CD003 => framework::blocking_result_wait_in_request_handler::check,
     CD101 => reliability::acks_late_without_idempotency_guard::check,
     CD103 => reliability::task_decorator_not_outermost::check,
