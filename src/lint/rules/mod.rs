@@ -42,6 +42,7 @@ register_rules! {
     CD002 => framework::flask_task_without_app_context::check,
     CD003 => framework::blocking_result_wait_in_request_handler::check,
     CD101 => reliability::acks_late_without_idempotency_guard::check,
+    CD102 => reliability::redelivery_before_visibility_timeout::check,
     CD103 => reliability::task_decorator_not_outermost::check,
     CD104 => reliability::duplicate_task_name::check,
     CD105 => reliability::mutable_default_in_task_signature::check,
