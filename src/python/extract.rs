@@ -2042,6 +2042,11 @@ impl<'s> Extractor<'s> {
                 return;
             }
             Stmt::AugAssign(a) => {
+                if self.at_module_level()
+                    && let Expr::Name(n) = a.target.as_ref()
+                {
+                    self.facts.aug_assigned.push(n.id.to_string());
+                }
                 let base = match a.target.as_ref() {
                     Expr::Subscript(s) => s.value.as_ref(),
                     Expr::Attribute(at) => at.value.as_ref(),

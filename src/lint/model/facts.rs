@@ -586,6 +586,8 @@ pub struct ModuleFacts {
     pub dynamic_import: Option<Span>,
     /// `autodiscover_tasks(...)` calls (CD004).
     pub autodiscover: Vec<Autodiscover>,
+    /// Module-level names changed with an augmented assignment (`INSTALLED_APPS += [...]`).
+    pub aug_assigned: Vec<String>,
 }
 
 /// A `celery worker`/`celery beat` command line from a deployment file (catalog M8).

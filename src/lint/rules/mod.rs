@@ -41,6 +41,7 @@ register_rules! {
     CD001 => framework::async_def_task::check,
     CD002 => framework::flask_task_without_app_context::check,
     CD003 => framework::blocking_result_wait_in_request_handler::check,
+    CD004 => framework::task_module_not_imported_by_worker::check,
     CD101 => reliability::acks_late_without_idempotency_guard::check,
     CD102 => reliability::redelivery_before_visibility_timeout::check,
     CD103 => reliability::task_decorator_not_outermost::check,
