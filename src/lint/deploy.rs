@@ -129,4 +129,18 @@ mod tests {
         assert!(cmds[1].runs_beat && !cmds[1].is_worker);
         assert!(scan("command: [\"celery\", \"-A\", \"proj\", \"worker\", \"-B\"]")[0].runs_beat);
     }
+
+    #[test]
+    fn includes_and_broker_environment() {
+        let cmds = scan(
+            "worker:\n  command: celery -A proj worker -I shop.jobs,shop.mail\n  environment:\n    CELERY_BROKER_URL: redis://r\n",
+        );
+        assert_eq!(cmds[0].includes, vec!["shop.jobs", "shop.mail"]);
+        assert!(cmds[0].broker_env);
+        assert!(!scan("worker: celery -A proj worker --include=$MODS")[0].broker_env);
+        assert_eq!(
+            scan("worker: celery -A proj worker --include=$MODS")[0].includes,
+            vec!["$MODS"]
+        );
+    }
 }
