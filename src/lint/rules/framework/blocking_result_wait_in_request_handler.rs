@@ -65,6 +65,7 @@ fn is_result(project: &Project, wait: &ResultWait) -> bool {
 fn route_decorated(project: &Project, h: &HandlerFacts) -> bool {
     h.decorator_targets.iter().flatten().any(|q| {
         if q == "rest_framework.decorators.api_view"
+            || q == "rest_framework.decorators.action"
             || q.starts_with("django.views.decorators.http.require_")
         {
             return true;

@@ -132,6 +132,7 @@ pub(crate) fn check(cx: &mut RuleCx<'_>) {
         return;
     };
     let limit = timeout.seconds;
+    report_mismatches(cx, &timeout);
     // 1. Dispatch delays.
     for (mi, call) in project.calls() {
         if project.modules[mi].is_test
@@ -275,4 +276,56 @@ fn worker_time_limit(project: &Project) -> Option<f64> {
         .collect::<Option<Vec<f64>>>()?
         .into_iter()
         .reduce(f64::max)
+}
+
+/// The Redis guide asks for the same `visibility_timeout` in the broker transport options, the
+/// result backend transport options and `app.conf.visibility_timeout`.
+fn report_mismatches(cx: &mut RuleCx<'_>, timeout: &Timeout<'_>) {
+    let project = cx.project;
+    let Some(broker_options) = timeout.options else {
+        return;
+    };
+    if !timeout.origin.starts_with("set in") {
+        return;
+    }
+    let mut others: Vec<(&SettingEntry, f64, Span)> = Vec::new();
+    if let Some((v, e)) = project.setting_value("result_backend_transport_options")
+        && let Some(s) = v
+            .dict_get("visibility_timeout")
+            .and_then(|x| seconds_of(project, x))
+    {
+        others.push((e, s, e.span));
+    }
+    for e in project
+        .config
+        .entries
+        .iter()
+        .filter(|e| !e.is_test && e.raw == "visibility_timeout")
+    {
+        if let Some(s) = seconds_of(project, &e.value) {
+            others.push((e, s, e.span));
+        }
+    }
+    for (entry, seconds, span) in others {
+        if seconds == timeout.seconds {
+            continue;
+        }
+        let related = cx.related(
+            broker_options.module,
+            broker_options.span,
+            "the broker's visibility timeout is set here",
+        );
+        cx.report_variant(
+            entry.module,
+            span,
+            Some("mismatch"),
+            &[
+                ("key", &entry.raw),
+                ("value", &secs(seconds)),
+                ("broker_key", &broker_options.raw),
+                ("timeout", &secs(timeout.seconds)),
+            ],
+        )
+        .with_related(related);
+    }
 }
