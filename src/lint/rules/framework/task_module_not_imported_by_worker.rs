@@ -5,7 +5,8 @@
 //! Per Celery app, builds the worker's import closure: the app module, `Celery(include=)`, the
 //! `imports`/`include` settings, `autodiscover_tasks()` packages (`<pkg>.tasks` or the given
 //! `related_name`; with the Django fix-up and no packages, every `INSTALLED_APPS` entry),
-//! Django's start-up imports (settings, each installed app's package, `apps` and `models`),
+//! Django's start-up imports (settings, each installed app's package, `apps`, `models`, and
+//! `admin` when `django.contrib.admin` is installed),
 //! worker `-I/--include`, then every static import of these, transitively. A task outside the
 //! closure that project code dispatches (or a beat entry names) is reported.
 //!
@@ -35,10 +36,12 @@ fn names(project: &Project, v: &Value) -> Option<Vec<String>> {
     }
 }
 
-/// `INSTALLED_APPS` of the Django settings, as project package names; `None` when unknown.
-fn installed_apps(project: &Project) -> Option<Vec<String>> {
+/// `INSTALLED_APPS` of the Django settings, as project package names, and whether the admin
+/// is installed (it imports every app's `admin` module at start-up); `None` when unknown.
+fn installed_apps(project: &Project) -> Option<(Vec<String>, bool)> {
     let mut out = Vec::new();
     let mut found = false;
+    let mut admin = false;
     for &m in &project.config.settings_modules {
         let facts = &project.modules[m].facts;
         if facts.aug_assigned.iter().any(|n| n == "INSTALLED_APPS") {
@@ -47,6 +50,7 @@ fn installed_apps(project: &Project) -> Option<Vec<String>> {
         for a in facts.assigns.iter().filter(|a| a.name == "INSTALLED_APPS") {
             found = true;
             for entry in names(project, &a.value)? {
+                admin |= entry.starts_with("django.contrib.admin");
                 if project.module(&entry).is_some() {
                     out.push(entry);
                 } else if let Some(class) = project.class(&entry) {
@@ -62,7 +66,7 @@ fn installed_apps(project: &Project) -> Option<Vec<String>> {
             }
         }
     }
-    found.then_some(out)
+    found.then_some((out, admin))
 }
 
 fn uses_django(project: &Project, app: &AppFacts, app_module: usize) -> bool {
@@ -103,11 +107,14 @@ fn closure(project: &Project, module: usize, app: &AppFacts) -> Option<HashSet<u
     let django = uses_django(project, app, module);
     let mut apps: Option<Vec<String>> = None;
     if django {
-        let installed = installed_apps(project)?;
+        let (installed, admin) = installed_apps(project)?;
         for pkg in &installed {
             roots.push(pkg.clone());
             roots.push(format!("{pkg}.apps"));
             roots.push(format!("{pkg}.models"));
+            if admin {
+                roots.push(format!("{pkg}.admin"));
+            }
         }
         roots.extend(
             project
