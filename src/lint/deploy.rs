@@ -27,6 +27,7 @@ fn seconds(v: &str) -> Option<f64> {
 /// Parse every celery command line in `text`.
 pub fn scan(text: &str) -> Vec<WorkerCommand> {
     let mut out = Vec::new();
+    let broker_env = sets_broker_env(text);
     for raw in text.lines() {
         let line = raw.trim();
         if line.starts_with('#') || !line.contains("celery") {
@@ -52,6 +53,7 @@ pub fn scan(text: &str) -> Vec<WorkerCommand> {
         let mut cmd = WorkerCommand {
             is_worker,
             runs_beat: is_beat,
+            broker_env,
             ..WorkerCommand::default()
         };
         let mut i = 0;
@@ -75,6 +77,14 @@ pub fn scan(text: &str) -> Vec<WorkerCommand> {
                     cmd.dynamic |= dynamic;
                     i += consumed;
                 }
+                "-I" | "--include" => {
+                    cmd.includes.extend(
+                        value
+                            .into_iter()
+                            .flat_map(|v| v.split(',').map(str::to_string)),
+                    );
+                    i += consumed;
+                }
                 "-Q" | "--queues" => {
                     cmd.queues = value.map(|v| v.split(',').map(str::to_string).collect());
                     cmd.dynamic |= dynamic;
@@ -87,6 +97,18 @@ pub fn scan(text: &str) -> Vec<WorkerCommand> {
         out.push(cmd);
     }
     out
+}
+
+/// The file sets the broker through Celery's environment variables, which win over the
+/// configuration in the code.
+fn sets_broker_env(text: &str) -> bool {
+    [
+        "CELERY_BROKER_URL",
+        "CELERY_BROKER_READ_URL",
+        "CELERY_BROKER_WRITE_URL",
+    ]
+    .iter()
+    .any(|v| text.contains(v))
 }
 
 #[cfg(test)]
@@ -106,5 +128,19 @@ mod tests {
         );
         assert!(cmds[1].runs_beat && !cmds[1].is_worker);
         assert!(scan("command: [\"celery\", \"-A\", \"proj\", \"worker\", \"-B\"]")[0].runs_beat);
+    }
+
+    #[test]
+    fn includes_and_broker_environment() {
+        let cmds = scan(
+            "worker:\n  command: celery -A proj worker -I shop.jobs,shop.mail\n  environment:\n    CELERY_BROKER_URL: redis://r\n",
+        );
+        assert_eq!(cmds[0].includes, vec!["shop.jobs", "shop.mail"]);
+        assert!(cmds[0].broker_env);
+        assert!(!scan("worker: celery -A proj worker --include=$MODS")[0].broker_env);
+        assert_eq!(
+            scan("worker: celery -A proj worker --include=$MODS")[0].includes,
+            vec!["$MODS"]
+        );
     }
 }

@@ -90,6 +90,10 @@ struct Scope {
     mutable_params: Vec<(String, Span)>,
     rebound: HashSet<String>,
     used_mutable: HashSet<String>,
+    /// Enclosing `for`/`while` loops in this scope.
+    loops: usize,
+    /// Name of the `def` this scope is the body of.
+    def_name: String,
 }
 
 struct TryFrame {
@@ -688,6 +692,9 @@ impl<'s> Extractor<'s> {
             });
             task_idx = Some(self.facts.tasks.len() - 1);
         }
+        let method_of = (task_idx.is_none() && self.class_depth == 1 && self.scopes.len() == 1)
+            .then(|| self.facts.classes.last().map(|c| c.qualname.clone()))
+            .flatten();
         let function = if task_idx.is_none() && top_level {
             Some(format!("{}.{}", self.facts.module, f.name))
         } else {
@@ -704,6 +711,7 @@ impl<'s> Extractor<'s> {
                 .chain(f.parameters.args.iter())
                 .next()
                 .map(|p| p.parameter.name.to_string()),
+            def_name: f.name.to_string(),
             ..Scope::default()
         };
         if let Some(i) = task_idx {
@@ -736,6 +744,12 @@ impl<'s> Extractor<'s> {
             self.atomic.pop();
         }
         let scope = self.scopes.pop().expect("function scope");
+        if scope.task.is_none()
+            && !scope.body.waits.is_empty()
+            && (scope.function.is_some() || method_of.is_some())
+        {
+            self.record_handler(f, method_of, &scope.body.waits);
+        }
         if let Some(i) = scope.task {
             let task = &mut self.facts.tasks[i];
             task.body = scope.body;
@@ -952,6 +966,7 @@ impl<'s> Extractor<'s> {
     /// Handle a call expression before its children are visited.
     fn on_call(&mut self, call: &'s ast::ExprCall, q: &str) {
         let call_span = span(call.range());
+        self.on_framework_call(call, q);
 
         if let Expr::Attribute(attr) = call.func.as_ref() {
             let method = attr.attr.as_str();
@@ -1001,6 +1016,7 @@ impl<'s> Extractor<'s> {
                     span: call_span,
                     producer,
                     guard_disabled,
+                    timeout: Self::has_keyword(call, "timeout"),
                 });
             }
             if RESULT_READ_METHODS.contains(&method) {
@@ -1394,10 +1410,12 @@ impl<'s> Extractor<'s> {
             }
         }
         let text = self.short(call.range());
+        let countdown = Self::keyword(call, "countdown").map(|v| self.eval(v));
         self.scope().body.retry_calls.push(RetryCall {
             text,
             span: span(call.range()),
             swallowed_by,
+            countdown,
         });
     }
 
@@ -1518,6 +1536,7 @@ impl<'s> Extractor<'s> {
             in_function: self.in_function(),
             periodic: self.periodic > 0,
             deferred: self.on_commit > 0,
+            eta_delay: Self::keyword(call, "eta").and_then(|e| self.eta_delay(e)),
         };
         self.facts.calls.push(site);
         self.call_index
@@ -1873,6 +1892,7 @@ impl<'s> Extractor<'s> {
             Stmt::Import(i) => {
                 for alias in &i.names {
                     let name = alias.name.as_str();
+                    self.facts.imported_modules.push(name.to_string());
                     match &alias.asname {
                         Some(as_) => {
                             self.imports.insert(as_.to_string(), name.to_string());
@@ -1886,6 +1906,7 @@ impl<'s> Extractor<'s> {
             }
             Stmt::ImportFrom(i) => {
                 let base = self.resolve_relative(i.level, i.module.as_ref().map(|m| m.as_str()));
+                self.note_from_import(&base, i);
                 for alias in &i.names {
                     let name = alias.name.as_str();
                     if name == "*" {
@@ -2021,6 +2042,11 @@ impl<'s> Extractor<'s> {
                 return;
             }
             Stmt::AugAssign(a) => {
+                if self.at_module_level()
+                    && let Expr::Name(n) = a.target.as_ref()
+                {
+                    self.facts.aug_assigned.push(n.id.to_string());
+                }
                 let base = match a.target.as_ref() {
                     Expr::Subscript(s) => s.value.as_ref(),
                     Expr::Attribute(at) => at.value.as_ref(),
@@ -2076,7 +2102,25 @@ impl<'s> Extractor<'s> {
                 }
                 return;
             }
+            Stmt::For(f) => {
+                self.visit_expr(&f.target);
+                self.visit_expr(&f.iter);
+                self.scope().loops += 1;
+                self.visit_body(&f.body);
+                self.scope().loops -= 1;
+                self.visit_body(&f.orelse);
+                return;
+            }
+            Stmt::While(w) => {
+                self.visit_expr(&w.test);
+                self.scope().loops += 1;
+                self.visit_body(&w.body);
+                self.scope().loops -= 1;
+                self.visit_body(&w.orelse);
+                return;
+            }
             Stmt::Try(t) => {
+                self.note_loop_swallow(t);
                 let handlers = t
                     .handlers
                     .iter()
@@ -2169,6 +2213,7 @@ impl<'s> Extractor<'s> {
     }
 
     fn visit_expr_inner(&mut self, expr: &'s Expr) {
+        self.note_context_ref(expr);
         match expr {
             Expr::Call(call) => {
                 let q = self.qualify(&call.func).unwrap_or_default();
@@ -2300,5 +2345,264 @@ impl<'s> Extractor<'s> {
             _ => {}
         }
         visitor::walk_expr(self, expr);
+    }
+}
+
+const FLASK_CONTEXT_NAMES: &[&str] = &[
+    "flask.current_app",
+    "flask.g",
+    "flask.url_for",
+    "flask.render_template",
+    "flask.render_template_string",
+];
+
+/// Handler body statements, without nested functions and classes.
+fn contains_raise(body: &[Stmt]) -> bool {
+    body.iter().any(|s| match s {
+        Stmt::Raise(_) => true,
+        Stmt::If(i) => {
+            contains_raise(&i.body) || i.elif_else_clauses.iter().any(|c| contains_raise(&c.body))
+        }
+        Stmt::With(w) => contains_raise(&w.body),
+        Stmt::Try(t) => {
+            contains_raise(&t.body)
+                || contains_raise(&t.orelse)
+                || contains_raise(&t.finalbody)
+                || t.handlers
+                    .iter()
+                    .any(|ExceptHandler::ExceptHandler(h)| contains_raise(&h.body))
+        }
+        Stmt::For(f) => contains_raise(&f.body) || contains_raise(&f.orelse),
+        Stmt::While(w) => contains_raise(&w.body) || contains_raise(&w.orelse),
+        Stmt::Match(m) => m.cases.iter().any(|c| contains_raise(&c.body)),
+        _ => false,
+    })
+}
+
+impl<'s> Extractor<'s> {
+    /// CD205: a `try` directly in a loop whose first broad handler swallows everything.
+    fn note_loop_swallow(&mut self, t: &ast::StmtTry) {
+        let Some(scope) = self.scopes.last() else {
+            return;
+        };
+        if !scope.is_function || scope.loops == 0 {
+            return;
+        }
+        for ExceptHandler::ExceptHandler(h) in &t.handlers {
+            let names: Vec<String> = match h.type_.as_deref() {
+                None => vec![String::new()],
+                Some(Expr::Tuple(tuple)) => {
+                    tuple.elts.iter().filter_map(|e| self.qualify(e)).collect()
+                }
+                Some(e) => self.qualify(e).into_iter().collect(),
+            };
+            if names
+                .iter()
+                .any(|n| Self::last_segment(n).ends_with("TimeLimitExceeded"))
+            {
+                return;
+            }
+            let broad = names.iter().find(|n| {
+                n.is_empty() || matches!(Self::last_segment(n), "Exception" | "BaseException")
+            });
+            let Some(broad) = broad else { continue };
+            let exits = matches!(
+                h.body.last(),
+                Some(Stmt::Raise(_) | Stmt::Return(_) | Stmt::Break(_))
+            );
+            if exits || contains_raise(&h.body) {
+                return;
+            }
+            let end = h
+                .type_
+                .as_ref()
+                .map_or(h.range().start().to_u32() + 6, |e| e.range().end().to_u32());
+            let caught = Self::last_segment(broad).to_string();
+            self.scope().body.loop_swallows.push(LoopSwallow {
+                caught,
+                span: Span::new(h.range().start().to_u32(), end),
+            });
+            return;
+        }
+    }
+
+    /// `eta=<now>() + timedelta(...)`: the delay in seconds.
+    fn eta_delay(&self, expr: &Expr) -> Option<f64> {
+        let Expr::BinOp(b) = expr else { return None };
+        if b.op != Operator::Add {
+            return None;
+        }
+        let is_now = |e: &Expr| match e {
+            Expr::Call(c) => self
+                .qualify(&c.func)
+                .is_some_and(|q| matches!(Self::last_segment(&q), "now" | "utcnow")),
+            _ => false,
+        };
+        let (other, now) = if is_now(&b.left) {
+            (&b.right, true)
+        } else if is_now(&b.right) {
+            (&b.left, true)
+        } else {
+            (&b.left, false)
+        };
+        if !now {
+            return None;
+        }
+        match self.eval(other) {
+            Value::Seconds(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// `from base import a, b`: the package and each name (which may be a submodule).
+    fn note_from_import(&mut self, base: &str, i: &ast::StmtImportFrom) {
+        if base.is_empty() {
+            return;
+        }
+        self.facts.imported_modules.push(base.to_string());
+        for alias in &i.names {
+            if alias.name.as_str() != "*" {
+                self.facts
+                    .imported_modules
+                    .push(format!("{base}.{}", alias.name.as_str()));
+            }
+        }
+    }
+
+    /// Calls the framework rules need: app contexts, dynamic imports, autodiscovery.
+    fn on_framework_call(&mut self, call: &ast::ExprCall, q: &str) {
+        if let Expr::Attribute(attr) = call.func.as_ref() {
+            let method = attr.attr.as_str();
+            if matches!(method, "app_context" | "test_request_context") {
+                let in_dunder_call = self.scopes.iter().any(|s| s.def_name == "__call__");
+                let at = span(call.range());
+                self.scope().body.context_pushes.push(at);
+                self.facts.context_calls.push(ContextCall {
+                    span: at,
+                    in_dunder_call,
+                    pushed: false,
+                });
+            }
+            if method == "push"
+                && let Expr::Call(inner) = attr.value.as_ref()
+                && let Expr::Attribute(ia) = inner.func.as_ref()
+                && matches!(ia.attr.as_str(), "app_context" | "test_request_context")
+            {
+                self.facts.context_calls.push(ContextCall {
+                    span: span(call.range()),
+                    in_dunder_call: false,
+                    pushed: true,
+                });
+            }
+            if method == "autodiscover_tasks" {
+                let packages =
+                    Self::keyword(call, "packages").or_else(|| call.arguments.args.first());
+                let related =
+                    Self::keyword(call, "related_name").or_else(|| call.arguments.args.get(1));
+                self.facts.autodiscover.push(Autodiscover {
+                    app: self.qualify(&attr.value),
+                    packages: packages.map(|p| self.eval(p)),
+                    installed_apps: packages
+                        .is_some_and(|p| self.text(p.range()).contains("INSTALLED_APPS")),
+                    related_name: related.map(|r| self.eval(r)),
+                    span: span(call.range()),
+                });
+            }
+        }
+        match q {
+            "importlib.import_module" | "__import__" => match call.arguments.args.first() {
+                Some(Expr::StringLiteral(s)) if !s.value.to_str().starts_with('.') => {
+                    self.facts
+                        .imported_modules
+                        .push(s.value.to_str().to_string());
+                }
+                _ => self.facts.dynamic_import = Some(span(call.range())),
+            },
+            _ if q.starts_with("pkgutil.") || q == "importlib.__import__" => {
+                self.facts.dynamic_import = Some(span(call.range()));
+            }
+            _ => {}
+        }
+    }
+
+    /// CD002: a use that needs a Flask application context, in a function body.
+    fn note_context_ref(&mut self, expr: &Expr) {
+        if self.scopes.len() < 2 {
+            return;
+        }
+        let q = match expr {
+            Expr::Name(n) if n.ctx == ast::ExprContext::Load => {
+                match self.imports.get(n.id.as_str()) {
+                    Some(q) if FLASK_CONTEXT_NAMES.contains(&q.as_str()) => q.clone(),
+                    _ => return,
+                }
+            }
+            Expr::Attribute(a) if a.ctx == ast::ExprContext::Load => {
+                let Expr::Name(base) = a.value.as_ref() else {
+                    return;
+                };
+                let attr = a.attr.as_str();
+                let flask_module = self
+                    .imports
+                    .get(base.id.as_str())
+                    .is_some_and(|q| q == "flask");
+                if flask_module {
+                    let q = format!("flask.{attr}");
+                    if !FLASK_CONTEXT_NAMES.contains(&q.as_str()) {
+                        return;
+                    }
+                    q
+                } else if matches!(attr, "session" | "query" | "send")
+                    && self.is_global_name(base.id.as_str())
+                {
+                    match self.qualify(expr) {
+                        Some(q) => q,
+                        None => return,
+                    }
+                } else {
+                    return;
+                }
+            }
+            _ => return,
+        };
+        let at = span(expr.range());
+        self.scope().body.context_refs.push((q, at));
+    }
+
+    fn record_handler(
+        &mut self,
+        f: &ast::StmtFunctionDef,
+        class: Option<String>,
+        waits: &[ResultWait],
+    ) {
+        let qualname = match &class {
+            Some(c) => format!("{c}.{}", f.name),
+            None => format!("{}.{}", self.facts.module, f.name)
+                .trim_start_matches('.')
+                .to_string(),
+        };
+        self.facts.handlers.push(HandlerFacts {
+            qualname,
+            class,
+            name: f.name.to_string(),
+            is_async: f.is_async,
+            decorator_targets: f
+                .decorator_list
+                .iter()
+                .map(|d| match &d.expression {
+                    Expr::Call(c) => self.qualify(&c.func),
+                    e => self.qualify(e),
+                })
+                .collect(),
+            first_param: f
+                .parameters
+                .posonlyargs
+                .iter()
+                .chain(f.parameters.args.iter())
+                .next()
+                .map(|p| p.parameter.name.to_string()),
+            waits: waits.to_vec(),
+            def_span: span(f.name.range()),
+        });
     }
 }

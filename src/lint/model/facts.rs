@@ -234,6 +234,8 @@ pub struct ResultWait {
     pub producer: Producer,
     /// `disable_sync_subtasks=False` passed or inside `allow_join_result()`.
     pub guard_disabled: bool,
+    /// A `timeout=` keyword is passed.
+    pub timeout: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -252,6 +254,8 @@ pub struct RetryCall {
     pub span: Span,
     /// The broad handler that swallows `Retry`, e.g. `Exception`.
     pub swallowed_by: Option<String>,
+    /// The `countdown=` keyword, evaluated.
+    pub countdown: Option<Value>,
 }
 
 #[derive(Clone, Debug)]
@@ -282,6 +286,12 @@ pub struct BodyFacts {
     pub calls: Vec<(String, Span)>,
     pub has_yield: bool,
     pub calls_update_state: bool,
+    /// Uses that need a Flask application context: (qualified name, span) (CD002).
+    pub context_refs: Vec<(String, Span)>,
+    /// Calls entering an application context (`with app.app_context():`).
+    pub context_pushes: Vec<Span>,
+    /// Broad handlers in loops that swallow `SoftTimeLimitExceeded` (CD205).
+    pub loop_swallows: Vec<LoopSwallow>,
 }
 
 /// A module-level function that is not a task (helpers, views…).
@@ -460,6 +470,8 @@ pub struct CallSite {
     pub periodic: bool,
     /// Inside a `transaction.on_commit(...)` callback: runs after the commit.
     pub deferred: bool,
+    /// `eta=now() + timedelta(...)`: the delay in seconds (CD102).
+    pub eta_delay: Option<f64>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -563,6 +575,19 @@ pub struct ModuleFacts {
     pub security_serializers: Vec<(Value, Span)>,
     /// Deployment command lines (Procfile, compose, systemd, shell) found in non-Python files.
     pub worker_commands: Vec<WorkerCommand>,
+    /// Request-handler candidates that wait on results (CD003).
+    pub handlers: Vec<HandlerFacts>,
+    /// `app_context()` / `test_request_context()` calls (CD002).
+    pub context_calls: Vec<ContextCall>,
+    /// Every module named by an import statement (full dotted names, also `from x import y`
+    /// as `x` and `x.y`) and literal `importlib.import_module(...)` (CD004).
+    pub imported_modules: Vec<String>,
+    /// A dynamic import (`importlib.import_module(expr)`, `__import__`, `pkgutil`) (CD004).
+    pub dynamic_import: Option<Span>,
+    /// `autodiscover_tasks(...)` calls (CD004).
+    pub autodiscover: Vec<Autodiscover>,
+    /// Module-level names changed with an augmented assignment (`INSTALLED_APPS += [...]`).
+    pub aug_assigned: Vec<String>,
 }
 
 /// A `celery worker`/`celery beat` command line from a deployment file (catalog M8).
@@ -575,4 +600,56 @@ pub struct WorkerCommand {
     pub queues: Option<Vec<String>>,
     /// A flag value came from a variable (`$QUEUES`): facts are unknown.
     pub dynamic: bool,
+    /// `-I/--include` modules.
+    pub includes: Vec<String>,
+    /// The file sets `CELERY_BROKER_URL` (or the read/write variants) for the process.
+    pub broker_env: bool,
+}
+
+/// A broad `except` inside a loop of a function body that neither re-raises, returns nor
+/// breaks, with no earlier `except SoftTimeLimitExceeded` (CD205).
+#[derive(Clone, Debug)]
+pub struct LoopSwallow {
+    /// `Exception`, `BaseException`, or empty for a bare `except:`.
+    pub caught: String,
+    /// The `except ...` clause header.
+    pub span: Span,
+}
+
+/// A module-level function or a method of a top-level class that waits on a result (CD003).
+#[derive(Clone, Debug)]
+pub struct HandlerFacts {
+    /// `module.func` or `module.Class.method`.
+    pub qualname: String,
+    /// Qualified name of the enclosing top-level class, for methods.
+    pub class: Option<String>,
+    pub name: String,
+    pub is_async: bool,
+    /// Qualified name of each decorator (without its call), outermost first.
+    pub decorator_targets: Vec<Option<String>>,
+    pub first_param: Option<String>,
+    pub waits: Vec<ResultWait>,
+    pub def_span: Span,
+}
+
+/// A call of `*.app_context()` / `*.test_request_context()` (CD002).
+#[derive(Clone, Debug)]
+pub struct ContextCall {
+    pub span: Span,
+    /// Inside a method named `__call__` (a task class entering the context).
+    pub in_dunder_call: bool,
+    /// `.app_context().push()`.
+    pub pushed: bool,
+}
+
+/// `app.autodiscover_tasks(packages, related_name)` (CD004).
+#[derive(Clone, Debug)]
+pub struct Autodiscover {
+    pub app: Option<String>,
+    /// The packages argument; `None` when not given.
+    pub packages: Option<Value>,
+    /// The packages argument mentions `INSTALLED_APPS` (`lambda: settings.INSTALLED_APPS`).
+    pub installed_apps: bool,
+    pub related_name: Option<Value>,
+    pub span: Span,
 }

@@ -27,3 +27,4 @@ pub(crate) const EXECUTION_OPTIONS: &[&str] = &[
     "retry_policy",
     "shadow",
 ];
+pub mod redelivery_before_visibility_timeout;

@@ -1,4 +1,5 @@
 pub mod blocking_result_wait_in_task;
 pub mod http_call_without_timeout_in_task;
 pub mod soft_time_limit_not_below_hard_limit;
+pub mod soft_time_limit_swallowed_in_loop;
 pub mod task_without_time_limit;
