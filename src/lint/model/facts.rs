@@ -282,6 +282,8 @@ pub struct BodyFacts {
     pub calls: Vec<(String, Span)>,
     pub has_yield: bool,
     pub calls_update_state: bool,
+    /// `self.retry_backoff` / `self.retry_backoff_max` / `self.retry_jitter` read in the body.
+    pub reads_retry_options: bool,
 }
 
 /// A module-level function that is not a task (helpers, views…).
@@ -460,6 +462,11 @@ pub struct CallSite {
     pub periodic: bool,
     /// Inside a `transaction.on_commit(...)` callback: runs after the commit.
     pub deferred: bool,
+    /// Arguments traced to ORM objects (model instances, querysets, `request.user`).
+    pub orm_args: Vec<OrmArg>,
+    /// Qualified name of the function or method the call is directly in (not a nested
+    /// `def` or `lambda`).
+    pub enclosing_def: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -563,6 +570,16 @@ pub struct ModuleFacts {
     pub security_serializers: Vec<(Value, Span)>,
     /// Deployment command lines (Procfile, compose, systemd, shell) found in non-Python files.
     pub worker_commands: Vec<WorkerCommand>,
+    /// Names of serializers registered with kombu (`kombu.serialization.register("x", ...)`).
+    pub registered_serializers: Vec<String>,
+    /// `app.setup_security(...)` is called (it rewrites the serializer settings at runtime).
+    pub calls_setup_security: bool,
+    /// Functions and methods of top-level classes.
+    pub defs: Vec<DefInfo>,
+    /// Top-level classes' decorators: (qualified class, decorator texts).
+    pub class_decorators: Vec<(String, Vec<String>)>,
+    /// `NAME[...][...] = value` at module level.
+    pub subscript_assigns: Vec<SubscriptAssign>,
 }
 
 /// A `celery worker`/`celery beat` command line from a deployment file (catalog M8).
@@ -575,4 +592,59 @@ pub struct WorkerCommand {
     pub queues: Option<Vec<String>>,
     /// A flag value came from a variable (`$QUEUES`): facts are unknown.
     pub dynamic: bool,
+}
+
+/// What makes a dispatch argument an ORM object (catalog CD601, M4 argument types).
+#[derive(Clone, Debug, PartialEq)]
+pub enum OrmKind {
+    /// A Django model instance (`Model.objects.get(...)`, `get_object_or_404`, a `post_save`
+    /// receiver's `instance`, `form.save()`, ...).
+    Instance,
+    /// A Django `QuerySet` (`Model.objects.filter(...)`).
+    QuerySet,
+    /// `request.user`.
+    RequestUser,
+    /// `Cls(...)`: an instance when the project model says `Cls` derives `models.Model`.
+    Constructed(String),
+    /// `self` in a method of this (qualified) class: an instance when it is a Django model.
+    SelfOf(String),
+    /// An SQLAlchemy mapped instance (`session.get(Model, pk)`, `query(...).first()`).
+    SqlAlchemy,
+}
+
+/// A dispatch argument that the extractor traced to an ORM object.
+#[derive(Clone, Debug)]
+pub struct OrmArg {
+    pub kind: OrmKind,
+    /// The argument as written (`order`, `request.user`).
+    pub text: String,
+    /// Where the value comes from, for the message (`Order.objects.get(...)`).
+    pub origin: String,
+    pub span: Span,
+}
+
+/// A function or a method of a top-level class (catalog M9 views, CD603).
+#[derive(Clone, Debug)]
+pub struct DefInfo {
+    /// `module.func` or `module.Class.method`.
+    pub qualname: String,
+    /// Qualified class for methods.
+    pub class: Option<String>,
+    pub is_async: bool,
+    /// Text of each decorator.
+    pub decorators: Vec<String>,
+    /// Qualified name of each decorator (without its call).
+    pub decorator_targets: Vec<Option<String>>,
+    /// Qualified names of module-level or imported functions called directly (one hop).
+    pub calls: Vec<(String, Span)>,
+    pub span: Span,
+}
+
+/// `NAME["a"]["b"] = value` at module level (e.g. `DATABASES["default"]["ATOMIC_REQUESTS"]`).
+#[derive(Clone, Debug)]
+pub struct SubscriptAssign {
+    pub name: String,
+    pub keys: Vec<String>,
+    pub value: Value,
+    pub span: Span,
 }
