@@ -1670,9 +1670,12 @@ impl<'s> Extractor<'s> {
                         }
                         _ => None,
                     };
+                    // Only ORM objects and names that shadow one are recorded (cheap locals).
                     let orm = self.orm_of(value);
+                    if orm.is_some() || self.scopes.iter().any(|s| s.orm.contains_key(&name)) {
+                        self.scope().orm.insert(name.clone(), orm);
+                    }
                     let scope = self.scope();
-                    scope.orm.insert(name.clone(), orm);
                     if scope.mutable_params.iter().any(|(p, _)| *p == name) {
                         scope.rebound.insert(name.clone());
                     }
@@ -2412,8 +2415,12 @@ impl<'s> Extractor<'s> {
         } else {
             method_of.as_ref().map(|c| format!("{c}.{}", f.name))
         };
+        // Parameters shadow ORM objects bound in enclosing scopes.
         for p in f.parameters.iter() {
-            scope.orm.insert(p.name().to_string(), None);
+            let name = p.name().as_str();
+            if self.scopes.iter().any(|s| s.orm.contains_key(name)) {
+                scope.orm.insert(name.to_string(), None);
+            }
         }
         if let (Some(class), Some(first)) = (&method_of, scope.first_param.as_deref())
             && first == "self"
@@ -2636,6 +2643,14 @@ impl<'s> Extractor<'s> {
         }
     }
 
+    /// Record a binding in the current scope; a non-ORM value is only recorded when it shadows
+    /// an ORM binding (most locals are never looked up).
+    fn bind_orm(&mut self, name: &str, value: Option<(OrmKind, String)>) {
+        if value.is_some() || self.scopes.iter().any(|s| s.orm.contains_key(name)) {
+            self.scope().orm.insert(name.to_string(), value);
+        }
+    }
+
     /// `obj, created = Model.objects.get_or_create(...)`.
     fn bind_orm_tuple(&mut self, targets: &[Expr], value: &Expr) {
         let mut first = None;
@@ -2649,7 +2664,7 @@ impl<'s> Extractor<'s> {
         for (i, e) in targets.iter().enumerate() {
             if let Expr::Name(n) = e {
                 let v = if i == 0 { first.clone() } else { None };
-                self.scope().orm.insert(n.id.to_string(), v);
+                self.bind_orm(n.id.as_str(), v);
             }
         }
     }
@@ -2670,12 +2685,12 @@ impl<'s> Extractor<'s> {
                         format!("iterating `{}`", self.short(iter.range())),
                     )
                 });
-                self.scope().orm.insert(n.id.to_string(), v);
+                self.bind_orm(n.id.as_str(), v);
             }
             Expr::Tuple(t) => {
                 for e in &t.elts {
                     if let Expr::Name(n) = e {
-                        self.scope().orm.insert(n.id.to_string(), None);
+                        self.bind_orm(n.id.as_str(), None);
                     }
                 }
             }

@@ -40,12 +40,13 @@ fn stem(project: &Project, module: usize) -> String {
 /// The statement starts in column 0 (not inside an `if`, a `def` or a multi-line call).
 fn top_level_statement(project: &Project, e: &SettingEntry) -> bool {
     let text = project.file(e.module).text();
-    let start = (e.span.start as usize).min(text.len());
-    let line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);
-    !text[line_start..]
-        .chars()
-        .next()
-        .is_some_and(char::is_whitespace)
+    let Some(before) = text.get(..e.span.start as usize) else {
+        return false;
+    };
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    text.get(line_start..)
+        .and_then(|rest| rest.chars().next())
+        .is_some_and(|c| !c.is_whitespace())
 }
 
 pub(crate) fn check(cx: &mut RuleCx<'_>) {
