@@ -2407,11 +2407,8 @@ impl<'s> Extractor<'s> {
             .then(|| self.facts.classes.last().map(|c| c.qualname.clone()))
             .flatten();
         scope.def_name = if top_level {
-            Some(
-                format!("{}.{}", self.facts.module, f.name)
-                    .trim_start_matches('.')
-                    .to_string(),
-            )
+            // Spelled like `FunctionFacts::qualname`, so helpers are found by the same name.
+            Some(format!("{}.{}", self.facts.module, f.name))
         } else {
             method_of.as_ref().map(|c| format!("{c}.{}", f.name))
         };
