@@ -93,7 +93,12 @@ struct Scope {
     /// Enclosing `for`/`while` loops in this scope.
     loops: usize,
     /// Name of the `def` this scope is the body of.
-    def_name: String,
+    def_short_name: String,
+    /// Names bound to ORM objects (`None`: shadowed by a local that is not one).
+    orm: HashMap<String, Option<(OrmKind, String)>>,
+    /// Qualified name of this scope's `def` (module-level function or method of a top-level
+    /// class); `None` for nested defs and lambdas.
+    def_name: Option<String>,
 }
 
 struct TryFrame {
@@ -711,7 +716,7 @@ impl<'s> Extractor<'s> {
                 .chain(f.parameters.args.iter())
                 .next()
                 .map(|p| p.parameter.name.to_string()),
-            def_name: f.name.to_string(),
+            def_short_name: f.name.to_string(),
             ..Scope::default()
         };
         if let Some(i) = task_idx {
@@ -721,6 +726,7 @@ impl<'s> Extractor<'s> {
                 .map(|m| (m.param.clone(), m.span))
                 .collect();
         }
+        self.prepare_def_scope(f, &mut scope, top_level);
         self.scopes.push(scope);
         let depth = self.scopes.len();
         let atomic_decorator = f.decorator_list.iter().find(|d| {
@@ -749,6 +755,31 @@ impl<'s> Extractor<'s> {
             && (scope.function.is_some() || method_of.is_some())
         {
             self.record_handler(f, method_of, &scope.body.waits);
+        }
+        if let Some(qualname) = &scope.def_name {
+            self.facts.defs.push(DefInfo {
+                qualname: qualname.clone(),
+                class: qualname
+                    .rsplit_once('.')
+                    .map(|(c, _)| c.to_string())
+                    .filter(|_| !top_level),
+                is_async: f.is_async,
+                decorators: f
+                    .decorator_list
+                    .iter()
+                    .map(|d| self.short(d.expression.range()))
+                    .collect(),
+                decorator_targets: f
+                    .decorator_list
+                    .iter()
+                    .map(|d| match &d.expression {
+                        Expr::Call(c) => self.qualify(&c.func),
+                        e => self.qualify(e),
+                    })
+                    .collect(),
+                calls: scope.body.calls.clone(),
+                span: span(f.name.range()),
+            });
         }
         if let Some(i) = scope.task {
             let task = &mut self.facts.tasks[i];
@@ -1133,6 +1164,7 @@ impl<'s> Extractor<'s> {
         if q == "socket.setdefaulttimeout" {
             self.facts.sets_default_socket_timeout = true;
         }
+        self.on_serializer_call(call, q);
         if let Expr::Attribute(attr) = call.func.as_ref() {
             if attr.attr.as_str() == "setup_security"
                 && let Some(v) = Self::keyword(call, "allowed_serializers")
@@ -1537,6 +1569,8 @@ impl<'s> Extractor<'s> {
             periodic: self.periodic > 0,
             deferred: self.on_commit > 0,
             eta_delay: Self::keyword(call, "eta").and_then(|e| self.eta_delay(e)),
+            orm_args: self.orm_args(kind, call),
+            enclosing_def: self.scopes.last().and_then(|s| s.def_name.clone()),
         };
         self.facts.calls.push(site);
         self.call_index
@@ -1655,6 +1689,11 @@ impl<'s> Extractor<'s> {
                         }
                         _ => None,
                     };
+                    // Only ORM objects and names that shadow one are recorded (cheap locals).
+                    let orm = self.orm_of(value);
+                    if orm.is_some() || self.scopes.iter().any(|s| s.orm.contains_key(&name)) {
+                        self.scope().orm.insert(name.clone(), orm);
+                    }
                     let scope = self.scope();
                     if scope.mutable_params.iter().any(|(p, _)| *p == name) {
                         scope.rebound.insert(name.clone());
@@ -1687,6 +1726,9 @@ impl<'s> Extractor<'s> {
                     }
                 }
                 Expr::Subscript(s) => {
+                    if self.at_module_level() {
+                        self.note_subscript_assign(s, &v);
+                    }
                     if let Expr::Attribute(conf) = s.value.as_ref()
                         && conf.attr.as_str() == "conf"
                         && let (Some(app), Expr::StringLiteral(k)) =
@@ -1710,6 +1752,7 @@ impl<'s> Extractor<'s> {
                             self.scope().bindings.remove(n.id.as_str());
                         }
                     }
+                    self.bind_orm_tuple(&t.elts, value);
                 }
                 _ => {}
             }
@@ -1941,6 +1984,13 @@ impl<'s> Extractor<'s> {
                 let top = self.at_module_level();
                 if top {
                     let qualname = format!("{}.{}", self.facts.module, c.name);
+                    self.facts.class_decorators.push((
+                        qualname.clone(),
+                        c.decorator_list
+                            .iter()
+                            .map(|d| self.short(d.expression.range()))
+                            .collect(),
+                    ));
                     let bases: Vec<String> = c
                         .arguments
                         .as_ref()
@@ -2103,8 +2153,10 @@ impl<'s> Extractor<'s> {
                 return;
             }
             Stmt::For(f) => {
-                self.visit_expr(&f.target);
+                // Iterable first, then bind the loop variable (ORM rows), then the target.
                 self.visit_expr(&f.iter);
+                self.bind_orm_loop(&f.target, &f.iter);
+                self.visit_expr(&f.target);
                 self.scope().loops += 1;
                 self.visit_body(&f.body);
                 self.scope().loops -= 1;
@@ -2289,6 +2341,12 @@ impl<'s> Extractor<'s> {
                         self.facts.settings_reads.push(attr.to_string());
                     }
                     let in_task = self.scopes.last().is_some_and(|s| s.task.is_some());
+                    if in_task
+                        && name == "self"
+                        && matches!(attr, "retry_backoff" | "retry_backoff_max" | "retry_jitter")
+                    {
+                        self.scope().body.reads_retry_options = true;
+                    }
                     if in_task && name == "self" && SELF_TASK_ATTRS.contains(&attr) {
                         self.scope()
                             .body
@@ -2474,7 +2532,7 @@ impl<'s> Extractor<'s> {
         if let Expr::Attribute(attr) = call.func.as_ref() {
             let method = attr.attr.as_str();
             if matches!(method, "app_context" | "test_request_context") {
-                let in_dunder_call = self.scopes.iter().any(|s| s.def_name == "__call__");
+                let in_dunder_call = self.scopes.iter().any(|s| s.def_short_name == "__call__");
                 let at = span(call.range());
                 self.scope().body.context_pushes.push(at);
                 self.facts.context_calls.push(ContextCall {
@@ -2604,5 +2662,440 @@ impl<'s> Extractor<'s> {
             waits: waits.to_vec(),
             def_span: span(f.name.range()),
         });
+    }
+}
+
+// ----- ORM objects, views and serializers (CD601, CD603, CD802) ----------------------------
+
+/// Manager/queryset methods that return a model instance.
+const ORM_INSTANCE_METHODS: &[&str] = &["get", "create", "first", "last", "latest", "earliest"];
+/// Methods that return another `QuerySet`.
+const ORM_QUERYSET_METHODS: &[&str] = &[
+    "all",
+    "filter",
+    "exclude",
+    "select_related",
+    "prefetch_related",
+    "order_by",
+    "distinct",
+    "annotate",
+    "alias",
+    "only",
+    "defer",
+    "values",
+    "values_list",
+    "none",
+    "using",
+    "select_for_update",
+    "reverse",
+];
+const MODEL_SIGNALS: &[&str] = &[
+    "post_save",
+    "pre_save",
+    "m2m_changed",
+    "post_delete",
+    "pre_delete",
+];
+
+impl<'s> Extractor<'s> {
+    /// Name the `def` scope and bind the parameters that are ORM objects (`self` in a method,
+    /// `instance` in a model-signal receiver); every other parameter shadows outer bindings.
+    fn prepare_def_scope(&self, f: &ast::StmtFunctionDef, scope: &mut Scope, top_level: bool) {
+        let method_of = (self.class_depth == 1 && self.scopes.len() == 1)
+            .then(|| self.facts.classes.last().map(|c| c.qualname.clone()))
+            .flatten();
+        scope.def_name = if top_level {
+            // Spelled like `FunctionFacts::qualname`, so helpers are found by the same name.
+            Some(format!("{}.{}", self.facts.module, f.name))
+        } else {
+            method_of.as_ref().map(|c| format!("{c}.{}", f.name))
+        };
+        // Parameters shadow ORM objects bound in enclosing scopes.
+        for p in f.parameters.iter() {
+            let name = p.name().as_str();
+            if self.scopes.iter().any(|s| s.orm.contains_key(name)) {
+                scope.orm.insert(name.to_string(), None);
+            }
+        }
+        if let (Some(class), Some(first)) = (&method_of, scope.first_param.as_deref())
+            && first == "self"
+        {
+            scope.orm.insert(
+                "self".to_string(),
+                Some((
+                    OrmKind::SelfOf(class.clone()),
+                    "the model's own method".into(),
+                )),
+            );
+        }
+        let signal = f.decorator_list.iter().find_map(|d| {
+            let Expr::Call(c) = &d.expression else {
+                return None;
+            };
+            let q = self.qualify(&c.func)?;
+            if Self::last_segment(&q) != "receiver" {
+                return None;
+            }
+            let first = c.arguments.args.first()?;
+            let signals: Vec<&Expr> = match first {
+                Expr::List(l) => l.elts.iter().collect(),
+                Expr::Tuple(t) => t.elts.iter().collect(),
+                e => vec![e],
+            };
+            signals.into_iter().find_map(|s| {
+                let q = self.qualify(s)?;
+                let last = Self::last_segment(&q).to_string();
+                MODEL_SIGNALS.contains(&last.as_str()).then_some(last)
+            })
+        });
+        if let Some(signal) = signal
+            && f.parameters.iter().any(|p| p.name().as_str() == "instance")
+        {
+            scope.orm.insert(
+                "instance".to_string(),
+                Some((
+                    OrmKind::Instance,
+                    format!("the `{signal}` receiver's `instance`"),
+                )),
+            );
+        }
+    }
+
+    fn lookup_orm(&self, name: &str) -> Option<(OrmKind, String)> {
+        for scope in self.scopes.iter().rev() {
+            if let Some(found) = scope.orm.get(name) {
+                return found.clone();
+            }
+        }
+        None
+    }
+
+    /// A `Model.objects....method(...)` chain: `(terminal method, inner methods)`.
+    fn manager_chain<'e>(&self, call: &'e ast::ExprCall) -> Option<(&'e str, Vec<&'e str>)> {
+        let Expr::Attribute(a) = call.func.as_ref() else {
+            return None;
+        };
+        let terminal = a.attr.as_str();
+        let mut inner = Vec::new();
+        let mut cur = a.value.as_ref();
+        loop {
+            match cur {
+                Expr::Call(c) => {
+                    let Expr::Attribute(ca) = c.func.as_ref() else {
+                        return None;
+                    };
+                    inner.push(ca.attr.as_str());
+                    cur = ca.value.as_ref();
+                }
+                Expr::Attribute(m) if m.attr.as_str() == "objects" => {
+                    let model = match m.value.as_ref() {
+                        Expr::Name(n) => n.id.as_str(),
+                        Expr::Attribute(x) => x.attr.as_str(),
+                        Expr::Call(c) => {
+                            let q = self.qualify(&c.func)?;
+                            if Self::last_segment(&q) == "get_user_model" {
+                                "User"
+                            } else {
+                                return None;
+                            }
+                        }
+                        _ => return None,
+                    };
+                    if !model.chars().next().is_some_and(char::is_uppercase) {
+                        return None;
+                    }
+                    return Some((terminal, inner));
+                }
+                _ => return None,
+            }
+        }
+    }
+
+    /// What a Django manager chain returns, if it is an ORM object.
+    fn manager_result(&self, call: &ast::ExprCall) -> Option<OrmKind> {
+        let (terminal, inner) = self.manager_chain(call)?;
+        if !inner.iter().all(|m| ORM_QUERYSET_METHODS.contains(m)) {
+            return None;
+        }
+        let values = inner.iter().any(|m| matches!(*m, "values" | "values_list"));
+        if ORM_QUERYSET_METHODS.contains(&terminal) {
+            return Some(OrmKind::QuerySet);
+        }
+        (!values && ORM_INSTANCE_METHODS.contains(&terminal)).then_some(OrmKind::Instance)
+    }
+
+    /// An SQLAlchemy query returning a mapped instance.
+    fn sqlalchemy_result(&self, call: &ast::ExprCall) -> bool {
+        let Expr::Attribute(a) = call.func.as_ref() else {
+            return false;
+        };
+        let method = a.attr.as_str();
+        // `session.get(Model, pk)`
+        if method == "get"
+            && let Some(Expr::Name(model)) = call.arguments.args.first()
+            && model.id.chars().next().is_some_and(char::is_uppercase)
+            && call.arguments.args.len() == 2
+        {
+            let receiver = match a.value.as_ref() {
+                Expr::Name(n) => n.id.as_str(),
+                Expr::Attribute(x) => x.attr.as_str(),
+                _ => "",
+            };
+            return receiver == "session" || receiver.ends_with("_session");
+        }
+        if !matches!(method, "first" | "one" | "one_or_none" | "get") {
+            return false;
+        }
+        // `Model.query....first()` or `session.query(Model)....first()`.
+        let mut cur = a.value.as_ref();
+        loop {
+            match cur {
+                Expr::Call(c) => match c.func.as_ref() {
+                    Expr::Attribute(ca) if ca.attr.as_str() == "query" => {
+                        return matches!(ca.value.as_ref(), Expr::Name(n) if n.id.as_str() == "session" || n.id.ends_with("_session"))
+                            || matches!(ca.value.as_ref(), Expr::Attribute(x) if x.attr.as_str() == "session");
+                    }
+                    Expr::Attribute(ca)
+                        if matches!(
+                            ca.attr.as_str(),
+                            "filter" | "filter_by" | "order_by" | "options" | "join" | "where"
+                        ) =>
+                    {
+                        cur = ca.value.as_ref();
+                    }
+                    _ => return false,
+                },
+                Expr::Attribute(q) if q.attr.as_str() == "query" => {
+                    return matches!(q.value.as_ref(), Expr::Name(n) if n.id.chars().next().is_some_and(char::is_uppercase));
+                }
+                _ => return false,
+            }
+        }
+    }
+
+    /// Is `expr` an ORM object, and where does it come from?
+    fn orm_of(&self, expr: &Expr) -> Option<(OrmKind, String)> {
+        match expr {
+            Expr::Name(n) => self.lookup_orm(n.id.as_str()),
+            Expr::Attribute(a) if a.attr.as_str() == "user" => {
+                let is_request = match a.value.as_ref() {
+                    Expr::Name(n) => n.id.as_str() == "request",
+                    Expr::Attribute(r) => {
+                        r.attr.as_str() == "request"
+                            && matches!(r.value.as_ref(), Expr::Name(n) if n.id.as_str() == "self")
+                    }
+                    _ => false,
+                };
+                is_request.then(|| (OrmKind::RequestUser, "the request's user".to_string()))
+            }
+            Expr::Subscript(s) => {
+                // `Model.objects.get_or_create(...)[0]`
+                let Expr::Call(c) = s.value.as_ref() else {
+                    return None;
+                };
+                let (terminal, inner) = self.manager_chain(c)?;
+                let first = matches!(s.slice.as_ref(), Expr::NumberLiteral(n) if matches!(&n.value, Number::Int(i) if i.as_u8() == Some(0)));
+                (first
+                    && matches!(terminal, "get_or_create" | "update_or_create")
+                    && inner.iter().all(|m| ORM_QUERYSET_METHODS.contains(m)))
+                .then(|| (OrmKind::Instance, format!("`{}`", self.short(c.range()))))
+            }
+            Expr::Call(c) => {
+                let origin = || format!("`{}`", self.short(c.range()));
+                if let Some(kind) = self.manager_result(c) {
+                    return Some((kind, origin()));
+                }
+                if self.sqlalchemy_result(c) {
+                    return Some((OrmKind::SqlAlchemy, origin()));
+                }
+                let q = self.qualify(&c.func)?;
+                let last = Self::last_segment(&q);
+                if last == "get_object_or_404" {
+                    return Some((OrmKind::Instance, origin()));
+                }
+                if let Expr::Attribute(a) = c.func.as_ref()
+                    && a.attr.as_str() == "save"
+                {
+                    let receiver = match a.value.as_ref() {
+                        Expr::Name(n) => n.id.to_ascii_lowercase(),
+                        Expr::Attribute(x) => x.attr.to_ascii_lowercase(),
+                        _ => String::new(),
+                    };
+                    if receiver.ends_with("form") || receiver.ends_with("serializer") {
+                        return Some((OrmKind::Instance, origin()));
+                    }
+                    return None;
+                }
+                // `Invoice(...)`: a model instance if `Invoice` derives `models.Model`.
+                let global = matches!(Self::base_name(&c.func), Expr::Name(n) if self.is_global_name(n.id.as_str()));
+                if global && last.chars().next().is_some_and(char::is_uppercase) && q.contains('.')
+                {
+                    return Some((OrmKind::Constructed(q.clone()), origin()));
+                }
+                None
+            }
+            _ => None,
+        }
+    }
+
+    /// Record a binding in the current scope; a non-ORM value is only recorded when it shadows
+    /// an ORM binding (most locals are never looked up).
+    fn bind_orm(&mut self, name: &str, value: Option<(OrmKind, String)>) {
+        if value.is_some() || self.scopes.iter().any(|s| s.orm.contains_key(name)) {
+            self.scope().orm.insert(name.to_string(), value);
+        }
+    }
+
+    /// `obj, created = Model.objects.get_or_create(...)`.
+    fn bind_orm_tuple(&mut self, targets: &[Expr], value: &Expr) {
+        let mut first = None;
+        if let Expr::Call(c) = value
+            && let Some((terminal, inner)) = self.manager_chain(c)
+            && matches!(terminal, "get_or_create" | "update_or_create")
+            && inner.iter().all(|m| ORM_QUERYSET_METHODS.contains(m))
+        {
+            first = Some((OrmKind::Instance, format!("`{}`", self.short(c.range()))));
+        }
+        for (i, e) in targets.iter().enumerate() {
+            if let Expr::Name(n) = e {
+                let v = if i == 0 { first.clone() } else { None };
+                self.bind_orm(n.id.as_str(), v);
+            }
+        }
+    }
+
+    /// `for order in Order.objects.filter(...)`: the loop variable is a model instance.
+    fn bind_orm_loop(&mut self, target: &Expr, iter: &Expr) {
+        // Iterating `values()` / `values_list()` yields plain data, not instances.
+        let from_queryset = matches!(
+            self.orm_of(iter),
+            Some((OrmKind::QuerySet, origin))
+                if !origin.contains(".values(") && !origin.contains(".values_list(")
+        );
+        match target {
+            Expr::Name(n) => {
+                let v = from_queryset.then(|| {
+                    (
+                        OrmKind::Instance,
+                        format!("iterating `{}`", self.short(iter.range())),
+                    )
+                });
+                self.bind_orm(n.id.as_str(), v);
+            }
+            Expr::Tuple(t) => {
+                for e in &t.elts {
+                    if let Expr::Name(n) = e {
+                        self.bind_orm(n.id.as_str(), None);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Task arguments of a dispatch that are ORM objects.
+    fn orm_args(&self, kind: DispatchKind, call: &ast::ExprCall) -> Vec<OrmArg> {
+        let mut exprs: Vec<&Expr> = Vec::new();
+        match kind {
+            DispatchKind::Delay
+            | DispatchKind::DelayOnCommit
+            | DispatchKind::S
+            | DispatchKind::Si => {
+                exprs.extend(call.arguments.args.iter());
+                exprs.extend(call.arguments.keywords.iter().map(|k| &k.value));
+            }
+            DispatchKind::ApplyAsync
+            | DispatchKind::ApplyAsyncOnCommit
+            | DispatchKind::Signature
+            | DispatchKind::SendTask
+            | DispatchKind::SignatureByName => {
+                let offset = usize::from(matches!(
+                    kind,
+                    DispatchKind::SendTask | DispatchKind::SignatureByName
+                ));
+                let args = Self::keyword(call, "args").or_else(|| call.arguments.args.get(offset));
+                let kwargs =
+                    Self::keyword(call, "kwargs").or_else(|| call.arguments.args.get(offset + 1));
+                match args {
+                    Some(Expr::Tuple(t)) => exprs.extend(t.elts.iter()),
+                    Some(Expr::List(l)) => exprs.extend(l.elts.iter()),
+                    _ => {}
+                }
+                match kwargs {
+                    Some(Expr::Dict(d)) => exprs.extend(d.items.iter().map(|i| &i.value)),
+                    Some(Expr::Call(c)) if self.qualify(&c.func).as_deref() == Some("dict") => {
+                        exprs.extend(c.arguments.keywords.iter().map(|k| &k.value));
+                    }
+                    _ => {}
+                }
+            }
+        }
+        exprs
+            .into_iter()
+            .filter_map(|e| {
+                let (kind, origin) = self.orm_of(e)?;
+                Some(OrmArg {
+                    kind,
+                    text: self.short(e.range()),
+                    origin,
+                    span: span(e.range()),
+                })
+            })
+            .collect()
+    }
+
+    /// `kombu.serialization.register("name", ...)` and `app.setup_security(...)`.
+    fn on_serializer_call(&mut self, call: &ast::ExprCall, q: &str) {
+        if matches!(
+            q,
+            "kombu.serialization.register" | "kombu.serialization.registry.register"
+        ) || (q.starts_with("kombu.") && q.ends_with(".register"))
+        {
+            let name = Self::keyword(call, "name").or_else(|| call.arguments.args.first());
+            if let Some(Expr::StringLiteral(s)) = name {
+                self.facts
+                    .registered_serializers
+                    .push(s.value.to_str().to_string());
+            } else {
+                // A computed name: every serializer name may be a custom one.
+                self.facts.registered_serializers.push("*".to_string());
+            }
+        }
+        if let Expr::Attribute(a) = call.func.as_ref()
+            && a.attr.as_str() == "setup_security"
+        {
+            self.facts.calls_setup_security = true;
+        }
+    }
+
+    /// `DATABASES["default"]["ATOMIC_REQUESTS"] = True` at module level.
+    fn note_subscript_assign(&mut self, target: &ast::ExprSubscript, value: &Value) {
+        let Expr::StringLiteral(k) = target.slice.as_ref() else {
+            return;
+        };
+        let mut keys = vec![k.value.to_str().to_string()];
+        let mut cur: &Expr = target.value.as_ref();
+        loop {
+            match cur {
+                Expr::Subscript(s) => {
+                    let Expr::StringLiteral(k) = s.slice.as_ref() else {
+                        return;
+                    };
+                    keys.push(k.value.to_str().to_string());
+                    cur = s.value.as_ref();
+                }
+                Expr::Name(n) => {
+                    keys.reverse();
+                    self.facts.subscript_assigns.push(SubscriptAssign {
+                        name: n.id.to_string(),
+                        keys,
+                        value: value.clone(),
+                        span: span(target.range()),
+                    });
+                    return;
+                }
+                _ => return,
+            }
+        }
     }
 }

@@ -292,6 +292,8 @@ pub struct BodyFacts {
     pub context_pushes: Vec<Span>,
     /// Broad handlers in loops that swallow `SoftTimeLimitExceeded` (CD205).
     pub loop_swallows: Vec<LoopSwallow>,
+    /// `self.retry_backoff` / `self.retry_backoff_max` / `self.retry_jitter` read in the body.
+    pub reads_retry_options: bool,
 }
 
 /// A module-level function that is not a task (helpers, views…).
@@ -472,6 +474,11 @@ pub struct CallSite {
     pub deferred: bool,
     /// `eta=now() + timedelta(...)`: the delay in seconds (CD102).
     pub eta_delay: Option<f64>,
+    /// Arguments traced to ORM objects (model instances, querysets, `request.user`).
+    pub orm_args: Vec<OrmArg>,
+    /// Qualified name of the function or method the call is directly in (not a nested
+    /// `def` or `lambda`).
+    pub enclosing_def: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -588,6 +595,16 @@ pub struct ModuleFacts {
     pub autodiscover: Vec<Autodiscover>,
     /// Module-level names changed with an augmented assignment (`INSTALLED_APPS += [...]`).
     pub aug_assigned: Vec<String>,
+    /// Names of serializers registered with kombu (`kombu.serialization.register("x", ...)`).
+    pub registered_serializers: Vec<String>,
+    /// `app.setup_security(...)` is called (it rewrites the serializer settings at runtime).
+    pub calls_setup_security: bool,
+    /// Functions and methods of top-level classes.
+    pub defs: Vec<DefInfo>,
+    /// Top-level classes' decorators: (qualified class, decorator texts).
+    pub class_decorators: Vec<(String, Vec<String>)>,
+    /// `NAME[...][...] = value` at module level.
+    pub subscript_assigns: Vec<SubscriptAssign>,
 }
 
 /// A `celery worker`/`celery beat` command line from a deployment file (catalog M8).
@@ -651,5 +668,60 @@ pub struct Autodiscover {
     /// The packages argument mentions `INSTALLED_APPS` (`lambda: settings.INSTALLED_APPS`).
     pub installed_apps: bool,
     pub related_name: Option<Value>,
+    pub span: Span,
+}
+
+/// What makes a dispatch argument an ORM object (catalog CD601, M4 argument types).
+#[derive(Clone, Debug, PartialEq)]
+pub enum OrmKind {
+    /// A Django model instance (`Model.objects.get(...)`, `get_object_or_404`, a `post_save`
+    /// receiver's `instance`, `form.save()`, ...).
+    Instance,
+    /// A Django `QuerySet` (`Model.objects.filter(...)`).
+    QuerySet,
+    /// `request.user`.
+    RequestUser,
+    /// `Cls(...)`: an instance when the project model says `Cls` derives `models.Model`.
+    Constructed(String),
+    /// `self` in a method of this (qualified) class: an instance when it is a Django model.
+    SelfOf(String),
+    /// An SQLAlchemy mapped instance (`session.get(Model, pk)`, `query(...).first()`).
+    SqlAlchemy,
+}
+
+/// A dispatch argument that the extractor traced to an ORM object.
+#[derive(Clone, Debug)]
+pub struct OrmArg {
+    pub kind: OrmKind,
+    /// The argument as written (`order`, `request.user`).
+    pub text: String,
+    /// Where the value comes from, for the message (`Order.objects.get(...)`).
+    pub origin: String,
+    pub span: Span,
+}
+
+/// A function or a method of a top-level class (catalog M9 views, CD603).
+#[derive(Clone, Debug)]
+pub struct DefInfo {
+    /// `module.func` or `module.Class.method`.
+    pub qualname: String,
+    /// Qualified class for methods.
+    pub class: Option<String>,
+    pub is_async: bool,
+    /// Text of each decorator.
+    pub decorators: Vec<String>,
+    /// Qualified name of each decorator (without its call).
+    pub decorator_targets: Vec<Option<String>>,
+    /// Qualified names of module-level or imported functions called directly (one hop).
+    pub calls: Vec<(String, Span)>,
+    pub span: Span,
+}
+
+/// `NAME["a"]["b"] = value` at module level (e.g. `DATABASES["default"]["ATOMIC_REQUESTS"]`).
+#[derive(Clone, Debug)]
+pub struct SubscriptAssign {
+    pub name: String,
+    pub keys: Vec<String>,
+    pub value: Value,
     pub span: Span,
 }

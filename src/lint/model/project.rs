@@ -964,3 +964,118 @@ fn class_entries(
         });
     }
 }
+
+// ----- settings layers, Django models and views (CD601, CD603, CD702, CD704) ------------------
+
+impl Project {
+    /// A module and what it star-imports, transitively: itself first, then each star import in
+    /// source order (a later star import overrides an earlier one).
+    pub fn star_closure(&self, module: usize) -> Vec<usize> {
+        let mut out = Vec::new();
+        let mut stack = vec![module];
+        while let Some(m) = stack.pop() {
+            if out.contains(&m) {
+                continue;
+            }
+            out.push(m);
+            for star in self.modules[m].facts.star_imports.iter().rev() {
+                if let Some(t) = self.module(star) {
+                    stack.push(t);
+                }
+            }
+        }
+        out
+    }
+
+    /// The module whose assignment gives `module` its effective value for a key, following
+    /// star imports (own assignments win, then the last star import that provides it).
+    pub fn layer_providing(
+        &self,
+        module: usize,
+        sets: &dyn Fn(usize) -> bool,
+        depth: usize,
+    ) -> Option<usize> {
+        if sets(module) {
+            return Some(module);
+        }
+        if depth > 8 {
+            return None;
+        }
+        self.modules[module]
+            .facts
+            .star_imports
+            .iter()
+            .rev()
+            .filter_map(|s| self.module(s))
+            .find_map(|t| self.layer_providing(t, sets, depth + 1))
+    }
+
+    /// Settings modules named by `DJANGO_SETTINGS_MODULE` defaults that are in the linted tree.
+    pub fn named_django_settings(&self) -> Vec<usize> {
+        let mut out: Vec<usize> = self
+            .modules
+            .iter()
+            .flat_map(|m| m.facts.django_settings_module.iter())
+            .filter_map(|n| self.module(n))
+            .collect();
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+
+    /// Does the (qualified) class derive `django.db.models.Model`? `None` when a base is a
+    /// class the model cannot follow.
+    pub fn is_django_model(&self, q: &str) -> Option<bool> {
+        self.derives(q, &|b: &str| {
+            b == "django.db.models.Model" || b == "django.db.models.base.Model"
+        })
+    }
+
+    /// Is the (qualified) class a Django or DRF class-based view?
+    pub fn is_view_class(&self, q: &str) -> bool {
+        self.derives(q, &|b: &str| {
+            let last = b.rsplit('.').next().unwrap_or(b);
+            (b.starts_with("django.") || b.starts_with("rest_framework."))
+                && (last.ends_with("View") || last.ends_with("ViewSet"))
+        }) == Some(true)
+    }
+
+    fn derives(&self, q: &str, target: &dyn Fn(&str) -> bool) -> Option<bool> {
+        let mut stack = vec![(q.to_string(), 0usize)];
+        let mut unknown = false;
+        let mut seen = HashSet::default();
+        while let Some((q, depth)) = stack.pop() {
+            if target(&q) {
+                return Some(true);
+            }
+            if !seen.insert(q.clone()) || depth > 8 {
+                continue;
+            }
+            match self.class(&q) {
+                Some(c) => stack.extend(c.bases.iter().map(|b| (b.clone(), depth + 1))),
+                None if q == "object" || q == "builtins.object" => {}
+                None => unknown = true,
+            }
+        }
+        if unknown { None } else { Some(false) }
+    }
+
+    /// Every function and method of a top-level class, with its module.
+    pub fn defs(&self) -> impl Iterator<Item = (usize, &DefInfo)> {
+        self.modules
+            .iter()
+            .enumerate()
+            .flat_map(|(i, m)| m.facts.defs.iter().map(move |d| (i, d)))
+    }
+
+    /// Test code, or a settings module whose name contains `test`.
+    pub fn is_test_module(&self, module: usize) -> bool {
+        let m = &self.modules[module];
+        m.is_test
+            || m.facts
+                .module
+                .rsplit('.')
+                .next()
+                .is_some_and(|n| n.contains("test"))
+    }
+}
