@@ -563,6 +563,8 @@ pub struct ModuleFacts {
     pub security_serializers: Vec<(Value, Span)>,
     /// Deployment command lines (Procfile, compose, systemd, shell) found in non-Python files.
     pub worker_commands: Vec<WorkerCommand>,
+    /// Every call with a nameable callee, for custom rules (only when recording calls).
+    pub any_calls: Vec<AnyCall>,
 }
 
 /// A `celery worker`/`celery beat` command line from a deployment file (catalog M8).
@@ -575,4 +577,23 @@ pub struct WorkerCommand {
     pub queues: Option<Vec<String>>,
     /// A flag value came from a variable (`$QUEUES`): facts are unknown.
     pub dynamic: bool,
+}
+
+/// Any call with a callee the model can name (imported, module-level or a bare builtin), for
+/// custom rules. Recorded only when [`ModelOptions::record_calls`](super::ModelOptions) is set.
+#[derive(Clone, Debug)]
+pub struct AnyCall {
+    /// Qualified through imports (`requests.get`, `boto3.client`).
+    pub callee: String,
+    pub span: Span,
+    /// Positional arguments: literals, references (`Ref`) or `Unknown`.
+    pub args: Vec<Value>,
+    /// Keyword arguments: literals, references (`Ref`) or `Unknown`.
+    pub keywords: Vec<(String, Value)>,
+    /// `*args` among the positional arguments: positions after it are unknown.
+    pub star_args: bool,
+    /// `**kwargs` among the keywords: any keyword may be passed.
+    pub star_kwargs: bool,
+    /// Qualified name of the task whose body directly contains the call.
+    pub in_task: Option<String>,
 }
