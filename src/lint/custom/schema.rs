@@ -11,16 +11,35 @@ use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use crate::finding::Severity;
 use crate::lint::catalog::Examples;
 
+/// Deserialize a string and convert it inside the scalar's own deserialization, so that serde
+/// reports errors with the path and line of the value (not of the enclosing map).
+fn from_str_with<'de, D, T>(d: D, parse: fn(&str) -> Result<T, String>) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+{
+    struct V<T>(fn(&str) -> Result<T, String>);
+    impl<T> Visitor<'_> for V<T> {
+        type Value = T;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a string")
+        }
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<T, E> {
+            (self.0)(v).map_err(E::custom)
+        }
+    }
+    d.deserialize_str(V(parse))
+}
+
 /// A rule file: `rules:` and a list of rules.
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, expecting = "a map with a `rules` list")]
 pub struct RuleFile {
     pub rules: Vec<RuleSpec>,
 }
 
 /// One custom rule as written.
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, expecting = "a rule (a map)")]
 pub struct RuleSpec {
     pub id: RuleId,
     #[serde(default)]
@@ -43,26 +62,31 @@ pub struct RuleId(pub String);
 
 impl<'de> Deserialize<'de> for RuleId {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
+        from_str_with(d, RuleId::parse)
+    }
+}
+
+impl RuleId {
+    fn parse(s: &str) -> Result<RuleId, String> {
         let letters = s.chars().take_while(char::is_ascii_uppercase).count();
         let well_formed =
             letters > 0 && letters < s.len() && s[letters..].chars().all(|c| c.is_ascii_digit());
         if !well_formed {
-            return Err(de::Error::custom(format!(
+            return Err(format!(
                 "rule id `{s}` must be upper-case letters followed by digits, e.g. `ACME001`"
-            )));
+            ));
         }
         if s.starts_with("CD") {
-            let builtin = crate::lint::rules::catalog().is_ok_and(|c| c.get(&s).is_some());
-            return Err(de::Error::custom(if builtin {
+            let builtin = crate::lint::rules::catalog().is_ok_and(|c| c.get(s).is_some());
+            return Err(if builtin {
                 format!(
                     "duplicate rule id `{s}`: a built-in rule has this id (custom ids may use any prefix but `CD`)"
                 )
             } else {
                 format!("rule id `{s}` uses the prefix `CD`, which is reserved for built-in rules")
-            }));
+            });
         }
-        Ok(RuleId(s))
+        Ok(RuleId(s.to_string()))
     }
 }
 
@@ -116,7 +140,7 @@ impl<'de> Deserialize<'de> for Selector {
 
 /// Tasks: every given field must match.
 #[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, expecting = "a task selector (a map)")]
 pub struct TaskSel {
     /// Registered task name (`billing.tasks.*`).
     #[serde(default)]
@@ -137,7 +161,7 @@ pub struct TaskSel {
 
 /// Calls by qualified callee.
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, expecting = "a call selector (a map)")]
 pub struct CallSel {
     pub callee: OneOrMany<Glob>,
     #[serde(default)]
@@ -151,7 +175,7 @@ pub struct CallSel {
 
 /// Dispatch sites (`.delay`, `.apply_async`, `.s`, `send_task`, …) of project tasks.
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, expecting = "a dispatch selector (a map)")]
 pub struct DispatchSel {
     #[serde(default)]
     pub task: Option<TaskSel>,
@@ -197,7 +221,10 @@ impl Method {
 
 /// A Celery setting by its lowercase name, and a condition on its resolved value.
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a setting selector (a map with `name` and `value`)"
+)]
 pub struct SettingSel {
     pub name: SettingName,
     pub value: Cond,
@@ -208,13 +235,18 @@ pub struct SettingName(pub String);
 
 impl<'de> Deserialize<'de> for SettingName {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        from_str_with(d, SettingName::parse)
+    }
+}
+
+impl SettingName {
+    fn parse(s: &str) -> Result<SettingName, String> {
         use crate::lint::model::settings;
-        let s = String::deserialize(d)?;
-        if settings::is_new(&s) {
-            return Ok(SettingName(s));
+        if settings::is_new(s) {
+            return Ok(SettingName(s.to_string()));
         }
         let lower = s.to_ascii_lowercase();
-        let hint = if let Some(new) = settings::old_to_new(&s) {
+        let hint = if let Some(new) = settings::old_to_new(s) {
             format!("; write its current name `{new}`")
         } else if settings::is_new(&lower) {
             format!("; write `{lower}`")
@@ -227,9 +259,7 @@ impl<'de> Deserialize<'de> for SettingName {
         } else {
             String::new()
         };
-        Err(de::Error::custom(format!(
-            "unknown Celery setting `{s}`{hint}"
-        )))
+        Err(format!("unknown Celery setting `{s}`{hint}"))
     }
 }
 
@@ -314,8 +344,7 @@ impl Glob {
 
 impl<'de> Deserialize<'de> for Glob {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        Glob::new(&s).map_err(de::Error::custom)
+        from_str_with(d, Glob::new)
     }
 }
 
