@@ -63,6 +63,10 @@ pub(crate) fn collect(facts: &mut ModuleFacts, module: &ast::ModModule) {
         c.out
     };
     facts.any_calls = out;
+    // Sorted by end offset: dispatch sites and decorators are looked up by where they end.
+    facts
+        .any_calls
+        .sort_by_key(|c| (c.span.end, std::cmp::Reverse(c.span.start)));
     facts.any_calls.shrink_to_fit();
 }
 
@@ -222,5 +226,48 @@ impl<'a> Visitor<'a> for Collector<'_> {
             }
             _ => visitor::walk_expr(self, expr),
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::lint::model::facts::Value;
+
+    #[test]
+    fn records_nameable_calls_with_task_context_and_literals() {
+        let src = "import requests\nfrom celery import shared_task\nfrom requests import get as fetch\n\nLIMIT = 5\n\n@shared_task(**OPTS)\ndef sync(url, *a, **kw):\n    fetch(url, timeout=LIMIT)\n    requests.post(url, *a, json={}, **kw)\n    session.get(url)\n    def inner():\n        requests.get(url)\n    open(url, 'rb')\n";
+        let facts = crate::python::extract_with(src, "shop.tasks", false, true);
+        let calls: Vec<(&str, Option<&str>)> = facts
+            .any_calls
+            .iter()
+            .map(|c| (c.callee.as_str(), c.in_task.as_deref()))
+            .collect();
+        assert_eq!(
+            calls,
+            [
+                ("celery.shared_task", None),
+                ("requests.get", Some("shop.tasks.sync")),
+                ("requests.post", Some("shop.tasks.sync")),
+                ("requests.get", None),
+                ("open", Some("shop.tasks.sync")),
+            ]
+        );
+        let decorator = &facts.any_calls[0];
+        assert!(decorator.star_kwargs);
+        let fetch = &facts.any_calls[1];
+        assert_eq!(
+            fetch.keywords,
+            [("timeout".to_string(), Value::Ref("shop.tasks.LIMIT".into()))]
+        );
+        let post = &facts.any_calls[2];
+        assert!(post.star_args && post.star_kwargs);
+        assert_eq!(post.args, [Value::Ref("url".into())]);
+        assert_eq!(facts.any_calls[4].args[1], Value::Str("rb".into()));
+        // Without the flag nothing is recorded.
+        assert!(
+            crate::python::extract(src, "shop.tasks", false)
+                .any_calls
+                .is_empty()
+        );
     }
 }

@@ -101,11 +101,10 @@ fn shown(seen: &Seen, project: &Project) -> String {
 
 /// The `AnyCall` recorded for the call expression ending at `end` (decorators, dispatches).
 fn any_call_ending(project: &Project, module: usize, end: u32) -> Option<&AnyCall> {
-    project.modules[module]
-        .facts
-        .any_calls
-        .iter()
-        .find(|c| c.span.end == end)
+    // `any_calls` is sorted by end offset, outermost call first among equal ends.
+    let calls = &project.modules[module].facts.any_calls;
+    let i = calls.partition_point(|c| c.span.end < end);
+    calls.get(i).filter(|c| c.span.end == end)
 }
 
 /// Does `task` match `sel`? Returns the template arguments of the options it names.
