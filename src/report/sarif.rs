@@ -267,9 +267,8 @@ fn custom_extensions(run: &LintRun) -> Value {
         .iter()
         .map(|m| {
             let mut d = rule_descriptor(m);
-            if let Some(o) = d.as_object_mut() {
-                o.remove("helpUri");
-            }
+            // A user's rule has no page of its own: point to how custom rules work.
+            d["helpUri"] = json!(format!("{INFO_URI}/blob/main/docs/custom-rules.md"));
             d["properties"]["tags"] = json!(["celery", "custom"]);
             d
         })
