@@ -304,3 +304,192 @@ pub fn load(paths: &[PathBuf]) -> Result<CustomRules, CustomRuleError> {
     }
     Ok(CustomRules { rules })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lint::examples::example_files;
+    use crate::lint::{LintSettings, lint_files};
+
+    /// Lines (1-based, `path:line`) where a one-rule file with `selector` fires on `code`.
+    fn hits(selector: &str, message: &str, code: &str) -> Vec<String> {
+        let yaml = format!(
+            "rules:\n  - id: T1\n    severity: info\n    message: \"{message}\"\n    why: W.\n    fix: F\n    match:\n{selector}\n    examples:\n      bad: [x]\n      good: [y]\n"
+        );
+        let rules = parse("t.yaml", &yaml).unwrap_or_else(|e| panic!("{e}\n{yaml}"));
+        let settings = LintSettings {
+            select: vec!["T1".into()],
+            custom: CustomRules {
+                rules: rules.into_iter().map(Arc::new).collect(),
+            },
+            ..LintSettings::default()
+        };
+        let run = lint_files(example_files(code), &settings).unwrap();
+        run.findings
+            .iter()
+            .map(|f| format!("{}:{} {}", f.file.display_path(), f.start().line, f.message))
+            .collect()
+    }
+
+    const TASKS: &str = "# file: shop/__init__.py
+# file: shop/celery.py
+import os
+from celery import Celery, Task
+app = Celery('shop')
+app.conf.task_routes = {'shop.tasks.report': {'queue': 'reports'}}
+app.conf.worker_prefetch_multiplier = int(os.environ['PREFETCH'])
+class Base(Task):
+    acks_late = True
+# file: shop/tasks.py
+import os
+from shop.celery import app, Base
+from vendor import VendorTask
+from django.db import transaction
+
+@app.task(base=Base)
+def a(): ...
+
+@app.task(time_limit=900, queue='slow')
+def b(): ...
+
+@app.task(time_limit=int(os.environ['T']))
+def c(): ...
+
+@app.task(base=VendorTask)
+def d(): ...
+
+@app.task
+def report(): ...
+
+def view():
+    with transaction.atomic():
+        a.delay()
+    b.apply_async(countdown=5, queue='x')
+    report.s().delay()
+";
+
+    #[test]
+    fn task_selectors() {
+        let sel = |s: &str| hits(s, "{task} {time_limit}", TASKS);
+        // Compared options: unknown (env) never matches, not even `!=`.
+        assert_eq!(
+            sel("      task:\n        options:\n          time_limit: \"> 600\""),
+            ["shop/tasks.py:10 shop.tasks.b 900"]
+        );
+        assert_eq!(
+            sel("      task:\n        options:\n          time_limit: \"!= 900\""),
+            Vec::<String>::new()
+        );
+        // Missing: not when a library base class could set it.
+        let missing = hits(
+            "      task:\n        options:\n          acks_late: missing",
+            "{task}",
+            TASKS,
+        );
+        assert_eq!(
+            missing,
+            [
+                "shop/tasks.py:10 shop.tasks.b",
+                "shop/tasks.py:13 shop.tasks.c",
+                "shop/tasks.py:19 shop.tasks.report"
+            ]
+        );
+        let by = |s: &str| hits(s, "{task}", TASKS);
+        assert_eq!(
+            by("      task:\n        base: shop.celery.Base"),
+            ["shop/tasks.py:7 shop.tasks.a"]
+        );
+        assert_eq!(
+            by("      task:\n        queue: reports"),
+            ["shop/tasks.py:19 shop.tasks.report"]
+        );
+        assert_eq!(
+            by("      task:\n        queue: slow"),
+            ["shop/tasks.py:10 shop.tasks.b"]
+        );
+        assert_eq!(
+            by("      task:\n        name: [shop.tasks.d, '*.c']").len(),
+            2
+        );
+        assert_eq!(by("      task:\n        module: billing.*").len(), 0);
+    }
+
+    #[test]
+    fn dispatch_selectors() {
+        let d = |s: &str| hits(s, "{task} {method}", TASKS);
+        assert_eq!(
+            d("      dispatch:\n        atomic: true"),
+            ["shop/tasks.py:23 shop.tasks.a delay"]
+        );
+        let q = |s: &str| hits(s, "{task} {method} {queue}", TASKS);
+        assert_eq!(
+            q("      dispatch:\n        options:\n          queue: \"== x\""),
+            ["shop/tasks.py:24 shop.tasks.b apply_async \"x\""]
+        );
+        // `.s()` options are set later: never "missing".
+        assert_eq!(
+            q(
+                "      dispatch:\n        task:\n          name: shop.tasks.report\n        options:\n          queue: missing"
+            ),
+            Vec::<String>::new()
+        );
+        assert_eq!(
+            d("      dispatch:\n        method: delay\n        atomic: false"),
+            Vec::<String>::new()
+        );
+    }
+
+    #[test]
+    fn setting_selectors() {
+        let s = |sel: &str| hits(sel, "{setting}={value}", TASKS);
+        assert_eq!(
+            s("      setting:\n        name: task_time_limit\n        value: missing"),
+            ["shop/celery.py:3 task_time_limit=missing"]
+        );
+        assert_eq!(
+            s("      setting:\n        name: task_routes\n        value: present").len(),
+            1
+        );
+        // Env-derived: unknown, never compared.
+        assert_eq!(
+            s("      setting:\n        name: worker_prefetch_multiplier\n        value: \"!= 1\""),
+            Vec::<String>::new()
+        );
+    }
+
+    #[test]
+    fn call_selectors() {
+        let code = "import boto3
+from celery import shared_task
+
+@shared_task
+def sync():
+    boto3.client('s3', region_name='eu-west-1')
+    boto3.client('sqs')
+
+def helper():
+    boto3.client('s3')
+";
+        let c = |s: &str| hits(s, "{callee} {arg0} in {task}", code);
+        assert_eq!(
+            c("      call:\n        callee: boto3.client\n        args:\n          0: \"== s3\""),
+            [
+                "tasks.py:6 boto3.client \"s3\" in tasks.sync",
+                "tasks.py:10 boto3.client \"s3\" in "
+            ]
+        );
+        assert_eq!(
+            c(
+                "      call:\n        callee: boto3.client\n        in_task: false\n        args:\n          0: present"
+            ),
+            ["tasks.py:10 boto3.client \"s3\" in "]
+        );
+        let k = |s: &str| hits(s, "{callee} {region_name}", code);
+        assert_eq!(
+            k(
+                "      call:\n        callee: boto3.*\n        in_task:\n          name: tasks.sync\n        keywords:\n          region_name: missing"
+            ),
+            ["tasks.py:7 boto3.client missing"]
+        );
+    }
+}
