@@ -265,6 +265,8 @@ lint_to_sarif() { # NAME PATH
 }
 lint_to_sarif fixtures fixtures
 lint_to_sarif shop fixtures/projects/shop
+# Custom rules (fixtures/custom/.celery-doctor/rules): SARIF tool.extensions.
+lint_to_sarif custom fixtures/custom
 # diagnose --format sarif, written by the live test that routes to unconsumed queues.
 [[ -s target/tmp/diagnose.sarif ]] || die "target/tmp/diagnose.sarif missing: the live diagnose SARIF test did not run"
 sarif_files+=("$ROOT/target/tmp/diagnose.sarif")

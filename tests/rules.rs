@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use celery_doctor::lint::rules::{RULES, catalog};
-use celery_doctor::lint::{self, InputFile, LintRun, LintSettings, catalog::RuleMeta, walk};
+use celery_doctor::lint::{self, LintRun, LintSettings, catalog::RuleMeta, examples, walk};
 use celery_doctor::report::{self, Format, TextOptions};
 
 fn root() -> PathBuf {
@@ -17,36 +17,6 @@ fn settings_for(id: &str) -> LintSettings {
         select: vec![id.to_string()],
         ..LintSettings::default()
     }
-}
-
-/// Split an example into files at `# file: path` lines; default file `tasks.py`.
-fn example_files(snippet: &str) -> Vec<InputFile> {
-    let mut files: Vec<(PathBuf, String)> = Vec::new();
-    for line in snippet.lines() {
-        if let Some(path) = line.trim().strip_prefix("# file:") {
-            files.push((PathBuf::from(path.trim()), String::new()));
-            continue;
-        }
-        if files.is_empty() {
-            files.push((PathBuf::from("tasks.py"), String::new()));
-        }
-        let text = &mut files.last_mut().unwrap().1;
-        text.push_str(line);
-        text.push('\n');
-    }
-    let paths: Vec<PathBuf> = files.iter().map(|(p, _)| p.clone()).collect();
-    let names = lint::module_names_in_memory(&paths);
-    files
-        .into_iter()
-        .zip(names)
-        .map(|((path, text), (module, is_package))| InputFile {
-            path,
-            text,
-            module,
-            is_package,
-            disk: None,
-        })
-        .collect()
 }
 
 fn lint_entry(entry: &Path, settings: &LintSettings) -> LintRun {
@@ -209,25 +179,16 @@ fn messages_and_help_follow_conventions() {
 
 #[test]
 fn yaml_examples_fire_and_stay_silent() {
+    // The same runner as `celery-doctor test-rules`.
     let mut failures = Vec::new();
     for (rule, meta) in &catalog().unwrap().rules {
-        let settings = settings_for(rule.id);
-        for (i, bad) in meta.examples.bad.iter().enumerate() {
-            let run = lint::lint_files(example_files(bad), &settings).unwrap();
-            if !run.findings.iter().any(|f| f.code == rule.id) {
-                failures.push(format!("{} bad example #{} does not fire", rule.id, i + 1));
-            }
-        }
-        for (i, good) in meta.examples.good.iter().enumerate() {
-            let run = lint::lint_files(example_files(good), &settings).unwrap();
-            if let Some(f) = run.findings.first() {
-                failures.push(format!(
-                    "{} good example #{} fires: {}",
-                    rule.id,
-                    i + 1,
-                    f.message
-                ));
-            }
+        let report = examples::run_examples(meta, &Default::default()).unwrap();
+        assert_eq!(
+            report.examples,
+            meta.examples.bad.len() + meta.examples.good.len()
+        );
+        for f in report.failures {
+            failures.push(format!("{} {f}", rule.id));
         }
     }
     assert!(failures.is_empty(), "\n{}", failures.join("\n"));

@@ -67,6 +67,8 @@ pub fn run(args: LintArgs) -> anyhow::Result<ExitStatus> {
         None => config::discover(args.paths.first().map_or(cwd.as_path(), |p| p.as_path()))?,
     };
     let mut settings = config::to_settings(&loaded)?;
+    let start = args.paths.first().map_or(cwd.as_path(), |p| p.as_path());
+    config::add_custom_rules(&mut settings, &loaded, start)?;
     if let Some(select) = args.select {
         settings.select = select;
     }

@@ -8,6 +8,7 @@ mod peek;
 mod probe;
 mod queues;
 mod rules;
+mod test_rules;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -31,6 +32,8 @@ pub enum Command {
     Rules(rules::RulesArgs),
     /// Explain one rule, with examples.
     Rule(rules::RuleArgs),
+    /// Run every rule's `bad`/`good` examples (built-in and custom) and report failures.
+    TestRules(test_rules::TestRulesArgs),
     /// Ask live workers over the broker, as `celery inspect` does (ping, stats, active, …).
     Inspect(Box<inspect::InspectArgs>),
     /// Every queue: ready and unacknowledged messages, consumers, and the task mix. Read-only.
@@ -99,6 +102,7 @@ pub fn main() -> ExitCode {
             Command::Lint(args) => lint::run(args),
             Command::Rules(args) => rules::run_rules(args),
             Command::Rule(args) => rules::run_rule(args),
+            Command::TestRules(args) => test_rules::run(args),
             Command::Inspect(args) => inspect::run(*args),
             Command::Queues(args) => queues::run(*args),
             Command::Peek(args) => peek::run(*args),

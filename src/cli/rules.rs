@@ -24,6 +24,9 @@ pub struct RulesArgs {
     pub format: InfoFormat,
     #[arg(long)]
     pub no_color: bool,
+    /// Configuration file whose custom rules to include; default: found from the working directory.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<std::path::PathBuf>,
 }
 
 #[derive(Args, Debug)]
@@ -34,10 +37,34 @@ pub struct RuleArgs {
     pub format: InfoFormat,
     #[arg(long)]
     pub no_color: bool,
+    /// Configuration file whose custom rules to include; default: found from the working directory.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<std::path::PathBuf>,
+}
+
+/// The custom rules of the configuration (given, or found from the working directory).
+pub(crate) fn custom_rules(
+    config_file: Option<&std::path::Path>,
+) -> anyhow::Result<crate::lint::custom::CustomRules> {
+    let cwd = std::env::current_dir()?;
+    let loaded = match config_file {
+        Some(path) => crate::config::load_file(path)?,
+        None => crate::config::discover(&cwd)?,
+    };
+    Ok(crate::lint::custom::load(
+        &crate::config::custom_rule_paths(&loaded, &cwd),
+    )?)
 }
 
 pub fn run_rules(args: RulesArgs) -> anyhow::Result<ExitStatus> {
     let catalog = catalog()?;
+    let custom = custom_rules(args.config.as_deref())?;
+    let all: Vec<&crate::lint::catalog::RuleMeta> = catalog
+        .rules
+        .iter()
+        .map(|(_, m)| m)
+        .chain(custom.rules.iter().map(|r| r.meta))
+        .collect();
     let use_color = color::decide(
         super::color_flag(args.no_color, None),
         args.format == InfoFormat::Json,
@@ -46,10 +73,15 @@ pub fn run_rules(args: RulesArgs) -> anyhow::Result<ExitStatus> {
     let mut out = std::io::stdout().lock();
     match args.format {
         InfoFormat::Json => {
-            let items: Vec<_> = catalog
-                .rules
+            let items: Vec<_> = all
                 .iter()
-                .map(|(_, m)| json!({"code": m.id, "name": m.name, "category": m.category, "severity": m.severity, "default": m.default, "fix": format!("{:?}", m.fix).to_lowercase(), "summary": m.summary()}))
+                .map(|m| {
+                    let mut v = json!({"code": m.id, "name": m.name, "category": m.category, "severity": m.severity, "default": m.default, "fix": format!("{:?}", m.fix).to_lowercase(), "summary": m.summary()});
+                    if let Some(r) = custom.get(&m.id) {
+                        v["source"] = json!(format!("{}:{}", r.file, r.line));
+                    }
+                    v
+                })
                 .collect();
             serde_json::to_writer_pretty(&mut out, &items).map_err(std::io::Error::from)?;
             writeln!(out)?;
@@ -63,7 +95,7 @@ pub fn run_rules(args: RulesArgs) -> anyhow::Result<ExitStatus> {
                 table.force_no_tty();
             }
             table.set_header(vec!["id", "name", "severity", "default", "summary"]);
-            for (_, m) in &catalog.rules {
+            for m in &all {
                 table.add_row(vec![
                     m.id.clone(),
                     m.name.clone(),
@@ -80,10 +112,13 @@ pub fn run_rules(args: RulesArgs) -> anyhow::Result<ExitStatus> {
 
 pub fn run_rule(args: RuleArgs) -> anyhow::Result<ExitStatus> {
     let catalog = catalog()?;
-    let Some((_, m)) = catalog
+    let custom = custom_rules(args.config.as_deref())?;
+    let Some(m) = catalog
         .rules
         .iter()
-        .find(|(_, m)| m.id.eq_ignore_ascii_case(&args.id) || m.name == args.id)
+        .map(|(_, m)| m)
+        .chain(custom.rules.iter().map(|r| r.meta))
+        .find(|m| m.id.eq_ignore_ascii_case(&args.id) || m.name == args.id)
     else {
         bail!("unknown rule `{}` (see `celery-doctor rules`)", args.id);
     };
@@ -106,6 +141,10 @@ pub fn run_rule(args: RuleArgs) -> anyhow::Result<ExitStatus> {
                 "explanation": m.explanation, "references": m.references,
                 "examples": {"bad": m.examples.bad, "good": m.examples.good},
             });
+            let mut v = v;
+            if let Some(r) = custom.get(&m.id) {
+                v["source"] = json!(format!("{}:{}", r.file, r.line));
+            }
             serde_json::to_writer_pretty(&mut out, &v).map_err(std::io::Error::from)?;
             writeln!(out)?;
         }

@@ -23,6 +23,8 @@ pub struct Options {
     pub settings_modules: Option<Vec<String>>,
     pub extra_known_settings: Option<Vec<String>>,
     pub time_limit_aggregate_threshold: Option<usize>,
+    /// Custom rule files or directories, relative to the configuration file.
+    pub rules: Option<Vec<String>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -168,7 +170,8 @@ pub fn to_settings(loaded: &Loaded) -> Result<LintSettings, ConfigError> {
     // Severity keys must be rule ids.
     if let Ok(catalog) = crate::lint::rules::catalog() {
         for code in s.severity.keys() {
-            if catalog.get(code).is_none() {
+            // Custom rule ids are checked once the custom rules are loaded.
+            if catalog.get(code).is_none() && code.starts_with("CD") {
                 return Err(ConfigError::Invalid {
                     path,
                     message: format!("severity: unknown rule id `{code}`"),
@@ -177,4 +180,70 @@ pub fn to_settings(loaded: &Loaded) -> Result<LintSettings, ConfigError> {
         }
     }
     Ok(s)
+}
+
+/// Where custom rules come from: `.celery-doctor/rules/` next to the configuration file (or,
+/// without one, in the nearest directory above `start` that has it), then the `rules` paths
+/// of the configuration, relative to the configuration file.
+pub fn custom_rule_paths(loaded: &Loaded, start: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let config_dir = loaded
+        .path
+        .as_ref()
+        .and_then(|p| p.parent())
+        .map(Path::to_path_buf);
+    let base = config_dir.clone().or_else(|| {
+        let start = if start.is_file() {
+            start.parent().unwrap_or(start)
+        } else {
+            start
+        };
+        let mut dir = std::fs::canonicalize(start).ok();
+        while let Some(d) = dir {
+            if d.join(".celery-doctor").join("rules").is_dir() {
+                return Some(d);
+            }
+            dir = d.parent().map(Path::to_path_buf);
+        }
+        None
+    });
+    if let Some(base) = &base {
+        let dir = base.join(".celery-doctor").join("rules");
+        if dir.is_dir() {
+            out.push(dir);
+        }
+    }
+    for p in loaded.options.rules.iter().flatten() {
+        let path = Path::new(p);
+        out.push(match &config_dir {
+            Some(dir) if path.is_relative() => dir.join(path),
+            _ => path.to_path_buf(),
+        });
+    }
+    out
+}
+
+/// Load the custom rules for `loaded` into `settings`, and check the configuration's custom
+/// rule ids (severity overrides) against them.
+pub fn add_custom_rules(
+    settings: &mut LintSettings,
+    loaded: &Loaded,
+    start: &Path,
+) -> anyhow::Result<()> {
+    let paths = custom_rule_paths(loaded, start);
+    settings.custom = crate::lint::custom::load(&paths)?;
+    for code in settings.severity.keys() {
+        if !code.starts_with("CD") && settings.custom.get(code).is_none() {
+            let path = loaded
+                .path
+                .as_ref()
+                .map_or_else(|| "(defaults)".to_string(), |p| p.display().to_string());
+            return Err(ConfigError::Invalid {
+                path,
+                message: format!("severity: unknown rule id `{code}`"),
+            }
+            .into());
+        }
+    }
+    Ok(())
 }

@@ -3,7 +3,9 @@
 
 pub mod baseline;
 pub mod catalog;
+pub mod custom;
 pub mod deploy;
+pub mod examples;
 pub mod model;
 pub mod rules;
 pub mod walk;
@@ -17,6 +19,7 @@ use globset::GlobSet;
 use rayon::prelude::*;
 
 use crate::finding::{Finding, Severity, SourceFile};
+use catalog::RuleMeta;
 use model::{ModelOptions, Module, Project};
 use rules::{RuleCx, RuleOptions, catalog};
 
@@ -36,6 +39,9 @@ pub struct LintSettings {
     /// Do not free the project model at the end (the process is about to exit; freeing
     /// hundreds of thousands of small allocations costs measurable time).
     pub leak_model: bool,
+    /// User-written rules (`.celery-doctor/rules/*.yaml`, `rules = [...]`), selectable like
+    /// built-in rules and on by default.
+    pub custom: custom::CustomRules,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -63,6 +69,8 @@ pub struct LintRun {
     pub rules_run: Vec<&'static str>,
     /// Set when a baseline filtered the findings.
     pub baseline: Option<baseline::BaselineStats>,
+    /// Metadata of every loaded custom rule (SARIF lists them in `tool.extensions`).
+    pub custom_rules: Vec<&'static RuleMeta>,
 }
 
 /// A Python file to lint, already read.
@@ -88,9 +96,20 @@ fn matches(selector: &str, id: &str) -> bool {
 pub fn validate_selectors<'a>(
     selectors: impl IntoIterator<Item = &'a String>,
 ) -> Result<(), LintError> {
+    validate_selectors_with(selectors, &custom::CustomRules::default())
+}
+
+/// Validate selectors against the built-in and the custom rules.
+pub fn validate_selectors_with<'a>(
+    selectors: impl IntoIterator<Item = &'a String>,
+    custom: &custom::CustomRules,
+) -> Result<(), LintError> {
     let catalog = catalog()?;
     for s in selectors {
-        if s.trim().is_empty() || !catalog.rules.iter().any(|(r, _)| matches(s, r.id)) {
+        if s.trim().is_empty()
+            || !(catalog.rules.iter().any(|(r, _)| matches(s, r.id))
+                || custom.ids().any(|id| matches(s, id)))
+        {
             return Err(LintError::UnknownSelector(s.clone()));
         }
     }
@@ -100,34 +119,41 @@ pub fn validate_selectors<'a>(
 /// The rule ids enabled by these settings, in registry order.
 pub fn enabled_rules(settings: &LintSettings) -> Result<Vec<&'static str>, LintError> {
     let catalog = catalog()?;
-    validate_selectors(
+    validate_selectors_with(
         settings
             .select
             .iter()
             .chain(&settings.extend_select)
             .chain(&settings.ignore),
+        &settings.custom,
     )?;
     for (_, sel) in &settings.per_file_ignores {
-        validate_selectors(sel)?;
+        validate_selectors_with(sel, &settings.custom)?;
     }
     let mut out = Vec::new();
-    for (rule, meta) in &catalog.rules {
+    let all = catalog
+        .rules
+        .iter()
+        .map(|(_, meta)| meta)
+        .chain(settings.custom.rules.iter().map(|r| r.meta));
+    for meta in all {
+        let id = meta.id.as_str();
         let selected = if settings.select.is_empty() {
             meta.default
         } else {
-            settings.select.iter().any(|s| matches(s, rule.id))
-        } || settings.extend_select.iter().any(|s| matches(s, rule.id));
+            settings.select.iter().any(|s| matches(s, id))
+        } || settings.extend_select.iter().any(|s| matches(s, id));
         // Specific beats general, like Ruff: `--select CD201 --ignore CD2` keeps CD201.
         let ignored = settings.ignore.iter().any(|i| {
-            matches(i, rule.id)
+            matches(i, id)
                 && !settings
                     .select
                     .iter()
                     .chain(&settings.extend_select)
-                    .any(|s| matches(s, rule.id) && s.len() > i.len())
+                    .any(|s| matches(s, id) && s.len() > i.len())
         });
         if selected && !ignored {
-            out.push(rule.id);
+            out.push(id);
         }
     }
     Ok(out)
@@ -165,7 +191,12 @@ pub fn build_project(
         .map(|input| {
             let text: Box<str> = input.text.into_boxed_str();
             let facts = catch_unwind(AssertUnwindSafe(|| {
-                crate::python::extract(&text, &input.module, input.is_package)
+                crate::python::extract_with(
+                    &text,
+                    &input.module,
+                    input.is_package,
+                    options.record_calls,
+                )
             }))
             .map_err(|_| input.path.display().to_string())?;
             let is_test = is_test_path(&input.path);
@@ -210,7 +241,12 @@ pub fn lint_project(
     let catalog = catalog()?;
     let timings = std::env::var_os("CELERY_DOCTOR_TIMINGS").is_some();
     let t_model = std::time::Instant::now();
-    let project = build_project(inputs, worker_commands, &settings.model)?;
+    let custom_enabled = enabled.iter().any(|id| settings.custom.get(id).is_some());
+    let model_options = ModelOptions {
+        record_calls: settings.model.record_calls || custom_enabled,
+        ..settings.model.clone()
+    };
+    let project = build_project(inputs, worker_commands, &model_options)?;
     if timings {
         eprintln!(
             "celery-doctor: timings: parse and model {:?} (peak RSS {})",
@@ -234,7 +270,15 @@ pub fn lint_project(
         .par_iter()
         .map(|id| {
             let Some((rule, meta)) = catalog.rules.iter().find(|(r, _)| r.id == *id) else {
-                return Ok(Vec::new());
+                let Some(custom) = settings.custom.get(id) else {
+                    return Ok(Vec::new());
+                };
+                return catch_unwind(AssertUnwindSafe(|| {
+                    custom.check(&project, &settings.rule_options)
+                }))
+                .map_err(|_| LintError::Internal {
+                    what: format!("running custom rule {id}"),
+                });
             };
             let mut cx = RuleCx::new(&project, meta, &settings.rule_options);
             catch_unwind(AssertUnwindSafe(|| (rule.check)(&mut cx))).map_err(|_| {
@@ -265,6 +309,7 @@ pub fn lint_project(
         }
     }
     run.rules_run = enabled;
+    run.custom_rules = settings.custom.metas();
     let t_suppress = std::time::Instant::now();
     run.findings = apply_suppressions(&project, findings, settings);
     if timings {

@@ -1,6 +1,7 @@
 //! The only importer of `ruff_python_*`. Parses a module and translates its syntax tree into
 //! owned [`ModuleFacts`]; swapping the parser means rewriting this folder only.
 
+mod calls;
 mod extract;
 mod lines;
 
@@ -15,6 +16,17 @@ use ruff_text_size::Ranged;
 /// Parse `source` (module `module`) and extract its facts. Never panics on bad input: syntax
 /// errors become [`SyntaxError`] facts and the recovered tree is still modelled.
 pub fn extract(source: &str, module: &str, is_package: bool) -> ModuleFacts {
+    extract_with(source, module, is_package, false)
+}
+
+/// [`extract`], and with `record_calls` also every nameable call (`ModuleFacts::any_calls`)
+/// for custom rules.
+pub fn extract_with(
+    source: &str,
+    module: &str,
+    is_package: bool,
+    record_calls: bool,
+) -> ModuleFacts {
     let parsed = ruff_python_parser::parse_unchecked_source(source, PySourceType::Python);
     let mut facts = ModuleFacts {
         module: module.to_string(),
@@ -41,6 +53,9 @@ pub fn extract(source: &str, module: &str, is_package: bool) -> ModuleFacts {
         }
     }
     extract::Extractor::run(&mut facts, source, parsed.syntax());
+    if record_calls {
+        calls::collect(&mut facts, parsed.syntax());
+    }
     facts
 }
 

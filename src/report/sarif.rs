@@ -225,7 +225,9 @@ pub(super) fn write(out: &mut dyn Write, run: &LintRun) -> anyhow::Result<()> {
         .findings
         .iter()
         .filter_map(|f| {
-            let idx = catalog.rules.iter().position(|(r, _)| r.id == f.code)?;
+            let Some(idx) = catalog.rules.iter().position(|(r, _)| r.id == f.code) else {
+                return custom_result(f, run);
+            };
             Some(result(f, idx, &catalog.rules[idx].1))
         })
         .collect();
@@ -249,7 +251,45 @@ pub(super) fn write(out: &mut dyn Write, run: &LintRun) -> anyhow::Result<()> {
             "results": results,
         }]
     });
+    let mut doc = doc;
+    if !run.custom_rules.is_empty() {
+        doc["runs"][0]["tool"]["extensions"] = custom_extensions(run);
+    }
     serde_json::to_writer_pretty(&mut *out, &doc).map_err(std::io::Error::from)?;
     writeln!(out)?;
     Ok(())
+}
+
+/// Custom rules: one `tool.extensions` component with their descriptors.
+fn custom_extensions(run: &LintRun) -> Value {
+    let rules: Vec<Value> = run
+        .custom_rules
+        .iter()
+        .map(|m| {
+            let mut d = rule_descriptor(m);
+            // A user's rule has no page of its own: point to how custom rules work.
+            d["helpUri"] = json!(format!("{INFO_URI}/blob/main/docs/custom-rules.md"));
+            d["properties"]["tags"] = json!(["celery", "custom"]);
+            d
+        })
+        .collect();
+    json!([{
+        "name": "celery-doctor-custom-rules",
+        "fullName": "celery-doctor custom rules (.celery-doctor/rules)",
+        "rules": rules,
+    }])
+}
+
+/// A result of a custom rule: `rule` points into the extension component.
+fn custom_result(f: &Finding, run: &LintRun) -> Option<Value> {
+    let idx = run.custom_rules.iter().position(|m| m.id == f.code)?;
+    let mut r = result(f, idx, run.custom_rules[idx]);
+    if let Some(o) = r.as_object_mut() {
+        o.remove("ruleIndex");
+        o.insert(
+            "rule".into(),
+            json!({ "id": f.code, "index": idx, "toolComponent": { "index": 0 } }),
+        );
+    }
+    Some(r)
 }

@@ -605,6 +605,8 @@ pub struct ModuleFacts {
     pub class_decorators: Vec<(String, Vec<String>)>,
     /// `NAME[...][...] = value` at module level.
     pub subscript_assigns: Vec<SubscriptAssign>,
+    /// Every call with a nameable callee, for custom rules (only when recording calls).
+    pub any_calls: Vec<AnyCall>,
 }
 
 /// A `celery worker`/`celery beat` command line from a deployment file (catalog M8).
@@ -724,4 +726,23 @@ pub struct SubscriptAssign {
     pub keys: Vec<String>,
     pub value: Value,
     pub span: Span,
+}
+
+/// Any call with a callee the model can name (imported, module-level or a bare builtin), for
+/// custom rules. Recorded only when [`ModelOptions::record_calls`](super::ModelOptions) is set.
+#[derive(Clone, Debug)]
+pub struct AnyCall {
+    /// Qualified through imports (`requests.get`, `boto3.client`).
+    pub callee: String,
+    pub span: Span,
+    /// Positional arguments: literals, references (`Ref`) or `Unknown`.
+    pub args: Vec<Value>,
+    /// Keyword arguments: literals, references (`Ref`) or `Unknown`.
+    pub keywords: Vec<(String, Value)>,
+    /// `*args` among the positional arguments: positions after it are unknown.
+    pub star_args: bool,
+    /// `**kwargs` among the keywords: any keyword may be passed.
+    pub star_kwargs: bool,
+    /// Qualified name of the task whose body directly contains the call.
+    pub in_task: Option<String>,
 }

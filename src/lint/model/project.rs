@@ -107,6 +107,8 @@ pub struct Project {
 pub struct ModelOptions {
     /// Extra Django settings modules (dotted names).
     pub settings_modules: Vec<String>,
+    /// Record every nameable call (`ModuleFacts::any_calls`), for custom rules.
+    pub record_calls: bool,
 }
 
 impl Project {
