@@ -1972,6 +1972,12 @@ impl<'s> Extractor<'s> {
                             _ => {}
                         }
                     }
+                    // `class MyCelery(Celery): def gen_task_name(...)`: generated names unknown.
+                    if methods.iter().any(|m| m == "gen_task_name")
+                        && bases.iter().any(|b| Self::last_segment(b) == "Celery")
+                    {
+                        self.facts.overrides_gen_task_name = true;
+                    }
                     let is_task_class = methods.iter().any(|m| m == "run")
                         && bases
                             .iter()
