@@ -229,9 +229,9 @@ fn cron_field(v: &Value, max: u32) -> Option<Vec<u32>> {
 /// `30 s`, `5 min`, `2 h`.
 fn human(secs: f64) -> String {
     let s = secs.round() as u64;
-    if s >= 3600 && s % 3600 == 0 {
+    if s >= 3600 && s.is_multiple_of(3600) {
         format!("{} h", s / 3600)
-    } else if s >= 60 && s % 60 == 0 {
+    } else if s >= 60 && s.is_multiple_of(60) {
         format!("{} min", s / 60)
     } else if (secs - secs.round()).abs() < 1e-9 {
         format!("{s} s")
