@@ -46,6 +46,17 @@ pub fn scan(text: &str) -> Vec<WorkerCommand> {
             continue;
         };
         let args = &tokens[celery_at + 1..];
+        // `celery multi start w1 w2 -Q:w1 a -Q:w2 b`: per-node options the model does not
+        // read, so the queues these workers consume are unknown.
+        if args.contains(&"multi") {
+            out.push(WorkerCommand {
+                is_worker: true,
+                dynamic: true,
+                queues_dynamic: true,
+                ..WorkerCommand::default()
+            });
+            continue;
+        }
         let is_worker = args.contains(&"worker");
         let is_beat = args.contains(&"beat");
         if !is_worker && !is_beat {
@@ -60,6 +71,8 @@ pub fn scan(text: &str) -> Vec<WorkerCommand> {
         while i < args.len() {
             let (flag, inline) = match args[i].split_once('=') {
                 Some((f, v)) if f.starts_with('-') => (f, Some(v)),
+                // `-Qvideo,emails`: the short option with its value attached.
+                _ if args[i].starts_with("-Q") && args[i].len() > 2 => ("-Q", Some(&args[i][2..])),
                 _ => (args[i], None),
             };
             let value = inline.or_else(|| args.get(i + 1).copied());
@@ -455,6 +468,16 @@ spec:
         let compose = "services:\n  worker:\n    command: celery -A shop worker -Q $QUEUES\n";
         let cmds = scan_file(Path::new("docker-compose.yml"), compose);
         assert!(cmds[0].queues_dynamic);
+    }
+
+    #[test]
+    fn attached_queue_values_and_celery_multi() {
+        let cmds = scan(
+            "celery -A shop worker -Qvideo,emails\ncelery multi start w1 w2 -A shop -Q:w1 video\n",
+        );
+        assert_eq!(cmds[0].queues.as_ref().map(Vec::len), Some(2));
+        assert!(!cmds[0].queues_dynamic);
+        assert!(cmds[1].is_worker && cmds[1].queues_dynamic);
     }
 
     #[test]

@@ -994,7 +994,7 @@ pub enum Scheduler {
 }
 
 /// How a `task_routes` key matches task names (Celery's `MapRoute`).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum RoutePattern {
     Exact(String),
     /// Contains `*`: Celery turns it into a regex where `*` is `.+?`, matched at the start.
@@ -1281,6 +1281,9 @@ impl Project {
                 });
             }
         }
+        // One literal reached from two settings (`beat_schedule = BEAT` in two layers).
+        let mut seen = HashSet::default();
+        out.retain(|e| seen.insert((e.module, e.root, e.key.clone())));
         out
     }
 
@@ -1380,6 +1383,8 @@ impl Project {
                 }
             }
         }
+        let mut seen = HashSet::default();
+        out.retain(|r| seen.insert((r.module, r.key_span, r.pattern.clone())));
         Some(out)
     }
 
