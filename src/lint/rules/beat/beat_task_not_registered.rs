@@ -49,14 +49,25 @@ fn report(cx: &mut RuleCx<'_>, module: usize, span: Span, entry: &str, task: &st
         return;
     }
     match suggestion(project, task) {
-        Some(s) => cx.report_variant(
-            module,
-            span,
-            Some("suggestion"),
-            &[("entry", entry), ("task", task), ("suggestion", &s)],
-        ),
-        None => cx.report(module, span, &[("entry", entry), ("task", task)]),
-    };
+        Some((s, t)) => {
+            let def = project.def(&project.tasks[t]);
+            let related = cx.related(
+                project.tasks[t].module,
+                def.def_span,
+                format!("`{s}` is registered here"),
+            );
+            cx.report_variant(
+                module,
+                span,
+                Some("suggestion"),
+                &[("entry", entry), ("task", task), ("suggestion", &s)],
+            )
+            .with_related(related);
+        }
+        None => {
+            cx.report(module, span, &[("entry", entry), ("task", task)]);
+        }
+    }
 }
 
 /// A name the project could define: its first segment is a project package, and it is not a
@@ -77,31 +88,37 @@ fn checkable(cx: &RuleCx<'_>, task: &str) -> bool {
         .is_some_and(|(first, _)| cx.project.is_project_package(first))
 }
 
-/// The registered name the author probably meant: the task at that import path (a
-/// re-export or an explicit `name=`), the only task with that function name, or the closest
-/// registered name.
-pub(crate) fn suggestion(project: &Project, name: &str) -> Option<String> {
+/// The registered name the author probably meant, and that task: the task at that import
+/// path (a re-export or an explicit `name=`), the only task with that function name, or the
+/// closest registered name.
+pub(crate) fn suggestion(project: &Project, name: &str) -> Option<(String, usize)> {
     if let Some(t) = project.task_by_qualname(name) {
-        return project.tasks[t].name.clone();
+        return project.tasks[t].name.clone().map(|n| (n, t));
     }
     let last = name.rsplit('.').next().unwrap_or(name);
-    let mut same_function: Vec<&str> = project
-        .production_tasks()
-        .filter(|t| project.def(t).func_name == last)
-        .filter_map(|t| t.name.as_deref())
+    let mut same_function: Vec<(&str, usize)> = project
+        .tasks
+        .iter()
+        .enumerate()
+        .filter(|(_, t)| !project.modules[t.module].is_test)
+        .filter(|(_, t)| project.def(t).func_name == last)
+        .filter_map(|(i, t)| t.name.as_deref().map(|n| (n, i)))
         .collect();
     same_function.sort_unstable();
-    same_function.dedup();
-    if let [only] = same_function.as_slice() {
-        return Some((*only).to_string());
+    same_function.dedup_by(|a, b| a.0 == b.0);
+    if let [(only, t)] = same_function.as_slice() {
+        return Some(((*only).to_string(), *t));
     }
-    let mut best: Option<(usize, &str)> = None;
-    for t in project.production_tasks() {
+    let mut best: Option<(usize, &str, usize)> = None;
+    for (i, t) in project.tasks.iter().enumerate() {
+        if project.modules[t.module].is_test {
+            continue;
+        }
         let Some(n) = t.name.as_deref() else { continue };
         let d = distance(name, n, 3);
-        if d <= 3 && best.is_none_or(|(bd, bn)| (d, n) < (bd, bn)) {
-            best = Some((d, n));
+        if d <= 3 && best.is_none_or(|(bd, bn, _)| (d, n) < (bd, bn)) {
+            best = Some((d, n, i));
         }
     }
-    best.map(|(_, n)| n.to_string())
+    best.map(|(_, n, i)| (n.to_string(), i))
 }

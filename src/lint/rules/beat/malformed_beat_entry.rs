@@ -100,7 +100,7 @@ pub(crate) fn check(cx: &mut RuleCx<'_>) {
         }
     }
 
-    let mut seen: Vec<(usize, Option<&str>, &str, u32)> = Vec::new();
+    let mut seen: Vec<(usize, Option<&str>, &str, crate::finding::Span)> = Vec::new();
     for (m, p) in project.periodic_tasks() {
         let label = p
             .keyword("name")
@@ -136,15 +136,17 @@ pub(crate) fn check(cx: &mut RuleCx<'_>) {
         let here = (m, p.function.as_deref(), p.sig_text.as_str());
         match seen.iter().find(|(sm, sf, st, _)| (*sm, *sf, *st) == here) {
             Some((_, _, _, first)) => {
-                let line = super::line_of(project, m, *first).to_string();
+                let line = super::line_of(project, m, first.start).to_string();
+                let related = cx.related(m, *first, "the entry it replaces");
                 cx.report_variant(
                     m,
                     p.span,
                     Some("duplicate"),
                     &[("sig", &p.sig_text), ("line", &line)],
-                );
+                )
+                .with_related(related);
             }
-            None => seen.push((here.0, here.1, here.2, p.span.start)),
+            None => seen.push((here.0, here.1, here.2, p.span)),
         }
     }
 }

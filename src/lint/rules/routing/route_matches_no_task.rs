@@ -73,17 +73,27 @@ pub(crate) fn check(cx: &mut RuleCx<'_>) {
             _ => None,
         };
         match suggested {
-            Some(s) => cx.report_variant(
-                route.module,
-                route.key_span,
-                Some("suggestion"),
-                &[("kind", kind), ("pattern", text), ("suggestion", &s)],
-            ),
-            None => cx.report(
-                route.module,
-                route.key_span,
-                &[("kind", kind), ("pattern", text)],
-            ),
-        };
+            Some((s, t)) => {
+                let related = cx.related(
+                    project.tasks[t].module,
+                    project.def(&project.tasks[t]).def_span,
+                    format!("`{s}` is registered here"),
+                );
+                cx.report_variant(
+                    route.module,
+                    route.key_span,
+                    Some("suggestion"),
+                    &[("kind", kind), ("pattern", text), ("suggestion", &s)],
+                )
+                .with_related(related);
+            }
+            None => {
+                cx.report(
+                    route.module,
+                    route.key_span,
+                    &[("kind", kind), ("pattern", text)],
+                );
+            }
+        }
     }
 }

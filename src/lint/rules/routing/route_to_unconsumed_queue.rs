@@ -54,7 +54,14 @@ pub(crate) fn check(cx: &mut RuleCx<'_>) {
             && let Some(known) = &known
             && !known.contains(&u.queue)
         {
-            cx.report(u.module, u.span, &[("queue", &u.queue)]);
+            let setting = project
+                .setting("task_create_missing_queues")
+                .next()
+                .map(|e| cx.related(e.module, e.span, "missing queues are not created"));
+            let f = cx.report(u.module, u.span, &[("queue", &u.queue)]);
+            if let Some(r) = setting {
+                f.with_related(r);
+            }
             continue;
         }
         // 2. Nothing deployed consumes it.
