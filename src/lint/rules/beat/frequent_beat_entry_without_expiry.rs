@@ -147,6 +147,17 @@ pub(crate) fn min_interval(project: &Project, schedule: &Value) -> Option<f64> {
             };
             match last {
                 "schedule" => min_interval(project, &arg("run_every", 0)?),
+                // `crontab(hour=3)` fires every minute of that hour by mistake: CD903's
+                // finding, and an expiry is not the fix.
+                "crontab"
+                    if arg("minute", 0).is_none()
+                        && ["hour", "day_of_week", "day_of_month", "month_of_year"]
+                            .iter()
+                            .enumerate()
+                            .any(|(i, f)| arg(f, i + 1).is_some()) =>
+                {
+                    None
+                }
                 "crontab" if !func.ends_with("from_string") => {
                     let field = |name: &str, pos: usize, max: u32| match arg(name, pos) {
                         None => Some((0..max).collect::<Vec<u32>>()),
