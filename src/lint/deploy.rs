@@ -141,8 +141,15 @@ pub fn scan_file(path: &Path, text: &str) -> Vec<WorkerCommand> {
         .to_ascii_lowercase();
     let yaml = name.ends_with(".yml") || name.ends_with(".yaml");
     let compose = name.starts_with("docker-compose") || name.starts_with("compose");
-    if !yaml || compose {
+    if !yaml {
         return scan(text);
+    }
+    if compose {
+        // One-line commands are read line by line; `command:`/`entrypoint:` block lists
+        // (`- celery` / `- worker` on separate lines) need the YAML reader.
+        let mut out = scan(text);
+        out.extend(scan_containers(text, true));
+        return out;
     }
     let in_templates = path
         .parent()
@@ -207,7 +214,8 @@ fn exec_blocks(lines: &[&str]) -> Vec<ExecBlock> {
         let key_indent = line.len() - t_key.len();
         let rest = t_key
             .strip_prefix("command:")
-            .or_else(|| t_key.strip_prefix("args:"));
+            .or_else(|| t_key.strip_prefix("args:"))
+            .or_else(|| t_key.strip_prefix("entrypoint:"));
         let Some(rest) = rest else {
             i += 1;
             continue;
@@ -303,6 +311,12 @@ fn block_scalar(lines: &[&str], start: usize, parent_indent: usize) -> (String, 
 /// `args` alone run under the image's entrypoint, which may be `celery`. A container whose
 /// command is templated (`{{ }}`) in a file that mentions celery is an unknown worker.
 fn scan_kubernetes(text: &str) -> Vec<WorkerCommand> {
+    scan_containers(text, false)
+}
+
+/// Celery command lines of `command`/`args`/`entrypoint` blocks; with `multiline_only`, only
+/// containers with a block spanning several lines (the others were read line by line).
+fn scan_containers(text: &str, multiline_only: bool) -> Vec<WorkerCommand> {
     let lines: Vec<&str> = text.lines().collect();
     let blocks = exec_blocks(&lines);
     let mentions_celery = text.contains("celery");
@@ -321,6 +335,9 @@ fn scan_kubernetes(text: &str) -> Vec<WorkerCommand> {
             i += 1;
         }
         i += 1;
+        if multiline_only && group.iter().all(|b| b.first_line == b.last_line) {
+            continue;
+        }
         let templated = group.iter().any(|b| b.templated);
         let items: Vec<&String> = group.iter().flat_map(|b| b.items.iter()).collect();
         let mut found = Vec::new();
@@ -464,10 +481,12 @@ spec:
         // YAML that is not a workload manifest is not a deployment file.
         let workflow = "on: push\njobs:\n  test:\n    steps:\n      - run: celery -A shop worker\n";
         assert!(scan_file(Path::new(".github/workflows/ci.yml"), workflow).is_empty());
-        // Compose files keep the line reader.
-        let compose = "services:\n  worker:\n    command: celery -A shop worker -Q $QUEUES\n";
+        // Compose files: one-line commands and block lists, each read once.
+        let compose = "services:\n  worker:\n    command: celery -A shop worker -Q $QUEUES\n  video:\n    entrypoint: celery -A shop\n    command:\n      - worker\n      - -Q\n      - video\n";
         let cmds = scan_file(Path::new("docker-compose.yml"), compose);
+        assert_eq!(cmds.len(), 2, "{cmds:?}");
         assert!(cmds[0].queues_dynamic);
+        assert_eq!(cmds[1].queues.as_deref(), Some(&["video".to_string()][..]));
     }
 
     #[test]
