@@ -43,6 +43,19 @@ pub fn scan(text: &str) -> Vec<WorkerCommand> {
             .iter()
             .position(|t| *t == "celery" || t.ends_with("/celery"))
         else {
+            // `${CELERY_BIN} -A $CELERY_APP multi start ...` (Celery's systemd example): a
+            // worker whose program and queues come from variables.
+            let via_variable = tokens
+                .iter()
+                .any(|t| t.contains('$') && t.to_ascii_lowercase().contains("celery"));
+            if via_variable && tokens.iter().any(|t| *t == "multi" || *t == "worker") {
+                out.push(WorkerCommand {
+                    is_worker: true,
+                    dynamic: true,
+                    queues_dynamic: true,
+                    ..WorkerCommand::default()
+                });
+            }
             continue;
         };
         let args = &tokens[celery_at + 1..];
@@ -497,6 +510,9 @@ spec:
         assert_eq!(cmds[0].queues.as_ref().map(Vec::len), Some(2));
         assert!(!cmds[0].queues_dynamic);
         assert!(cmds[1].is_worker && cmds[1].queues_dynamic);
+        // Celery's systemd example starts workers through variables.
+        let unit = "ExecStart=/bin/sh -c '${CELERY_BIN} -A $CELERY_APP multi start $CELERYD_NODES'";
+        assert!(scan(unit)[0].queues_dynamic);
     }
 
     #[test]
