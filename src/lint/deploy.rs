@@ -31,7 +31,7 @@ pub fn scan(text: &str) -> Vec<WorkerCommand> {
     let mut out = Vec::new();
     for joined in join_continuations(text) {
         let line = joined.trim();
-        if line.starts_with('#') || !line.contains("celery") {
+        if line.starts_with('#') || !line.to_ascii_lowercase().contains("celery") {
             continue;
         }
         let tokens: Vec<&str> = line
