@@ -25,6 +25,8 @@ pub struct Options {
     pub time_limit_aggregate_threshold: Option<usize>,
     /// Custom rule files or directories, relative to the configuration file.
     pub rules: Option<Vec<String>>,
+    pub external_task_prefixes: Option<Vec<String>>,
+    pub beat_expiry_threshold: Option<f64>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -166,6 +168,10 @@ pub fn to_settings(loaded: &Loaded) -> Result<LintSettings, ConfigError> {
     s.rule_options.extra_known_settings = o.extra_known_settings.clone().unwrap_or_default();
     if let Some(n) = o.time_limit_aggregate_threshold {
         s.rule_options.time_limit_aggregate_threshold = n;
+    }
+    s.rule_options.external_task_prefixes = o.external_task_prefixes.clone().unwrap_or_default();
+    if let Some(secs) = o.beat_expiry_threshold {
+        s.rule_options.beat_expiry_threshold = secs;
     }
     // Severity keys must be rule ids.
     if let Ok(catalog) = crate::lint::rules::catalog() {

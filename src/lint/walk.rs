@@ -266,7 +266,7 @@ pub fn collect(
     for f in deploy_files {
         let small = std::fs::metadata(&f).is_ok_and(|m| m.len() < 1 << 20);
         if small && let Ok(text) = std::fs::read_to_string(&f) {
-            worker_commands.extend(super::deploy::scan(&text));
+            worker_commands.extend(super::deploy::scan_file(&f, &text));
         }
     }
     Ok(Collected {

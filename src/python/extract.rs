@@ -1122,6 +1122,7 @@ impl<'s> Extractor<'s> {
                             span: span(a.range()),
                             value_span: span(k.value.range()),
                         });
+                        self.record_literal_spans(a.as_str(), &k.value);
                     }
                 }
                 if let Some(Expr::Dict(d)) = call.arguments.args.first() {
@@ -1134,6 +1135,7 @@ impl<'s> Extractor<'s> {
                                 span: span(k.range()),
                                 value_span: span(item.value.range()),
                             });
+                            self.record_literal_spans(k.value.to_str(), &item.value);
                         }
                     }
                 }
@@ -1635,6 +1637,7 @@ impl<'s> Extractor<'s> {
                             conditional: self.conditional > 0,
                             under_debug: self.debug > 0,
                         });
+                        self.record_literal_spans(&name, value);
                         if let Value::Call { func, kwargs, .. } = &v
                             && matches!(
                                 func.as_str(),
@@ -1720,6 +1723,7 @@ impl<'s> Extractor<'s> {
                             span: span(a.attr.range()),
                             value_span: span(value.range()),
                         });
+                        self.record_literal_spans(a.attr.as_str(), value);
                     }
                     if let Expr::Name(n) = a.value.as_ref() {
                         self.use_mutable(n.id.as_str());
@@ -1741,6 +1745,7 @@ impl<'s> Extractor<'s> {
                             span: span(k.range()),
                             value_span: span(value.range()),
                         });
+                        self.record_literal_spans(k.value.to_str(), value);
                     }
                     if let Expr::Name(n) = s.value.as_ref() {
                         self.use_mutable(n.id.as_str());
@@ -2012,6 +2017,7 @@ impl<'s> Extractor<'s> {
                                             conditional: false,
                                             under_debug: false,
                                         });
+                                        self.record_literal_spans(n.id.as_str(), &a.value);
                                     }
                                 }
                             }
@@ -2025,6 +2031,7 @@ impl<'s> Extractor<'s> {
                                         conditional: false,
                                         under_debug: false,
                                     });
+                                    self.record_literal_spans(n.id.as_str(), v);
                                 }
                             }
                             Stmt::FunctionDef(f) => {
@@ -2035,6 +2042,12 @@ impl<'s> Extractor<'s> {
                             }
                             _ => {}
                         }
+                    }
+                    // `class MyCelery(Celery): def gen_task_name(...)`: generated names unknown.
+                    if methods.iter().any(|m| m == "gen_task_name")
+                        && bases.iter().any(|b| Self::last_segment(b) == "Celery")
+                    {
+                        self.facts.overrides_gen_task_name = true;
                     }
                     let is_task_class = methods.iter().any(|m| m == "run")
                         && bases
@@ -2285,6 +2298,7 @@ impl<'s> Extractor<'s> {
                 }
                 self.on_call(call, &q);
                 if q.ends_with(".add_periodic_task") {
+                    self.record_periodic_task(call);
                     self.visit_expr(&call.func);
                     self.periodic += 1;
                     self.visit_arguments(&call.arguments);
@@ -3097,5 +3111,139 @@ impl<'s> Extractor<'s> {
                 _ => return,
             }
         }
+    }
+}
+
+// ----- beat schedules and routes (catalog M6, M7) --------------------------------------------
+
+/// Configuration names whose literal values get [`LiteralSpan`]s: beat schedules and routes.
+fn wants_literal_spans(name: &str) -> bool {
+    let lower = name.to_ascii_lowercase();
+    lower.contains("schedule") || lower.contains("route") || lower.contains("periodic")
+}
+
+const LITERAL_SPAN_DEPTH: usize = 4;
+
+impl<'s> Extractor<'s> {
+    /// Record the spans inside the literal value of configuration name `name`.
+    fn record_literal_spans(&mut self, name: &str, value: &Expr) {
+        if !wants_literal_spans(name)
+            || !matches!(value, Expr::Dict(_) | Expr::List(_) | Expr::Tuple(_))
+        {
+            return;
+        }
+        let root = span(value.range());
+        let mut path = Vec::new();
+        self.literal_spans_in(root, value, &mut path);
+    }
+
+    fn literal_spans_in(&mut self, root: Span, value: &Expr, path: &mut Vec<String>) {
+        if path.len() >= LITERAL_SPAN_DEPTH {
+            return;
+        }
+        match value {
+            Expr::Dict(d) => {
+                for item in &d.items {
+                    let Some(k) = &item.key else { continue };
+                    let Some(component) = literal_path_key(&self.eval(k)) else {
+                        continue;
+                    };
+                    path.push(component);
+                    self.facts.literal_spans.push(LiteralSpan {
+                        root,
+                        path: path.clone(),
+                        key_span: span(k.range()),
+                        value_span: span(item.value.range()),
+                    });
+                    self.literal_spans_in(root, &item.value, path);
+                    path.pop();
+                }
+            }
+            Expr::List(ast::ExprList { elts, .. }) | Expr::Tuple(ast::ExprTuple { elts, .. }) => {
+                for (i, e) in elts.iter().enumerate() {
+                    path.push(format!("#{i}"));
+                    self.facts.literal_spans.push(LiteralSpan {
+                        root,
+                        path: path.clone(),
+                        key_span: span(e.range()),
+                        value_span: span(e.range()),
+                    });
+                    self.literal_spans_in(root, e, path);
+                    path.pop();
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// `app.add_periodic_task(schedule, sig, args=(), kwargs=(), name=None, **opts)`.
+    fn record_periodic_task(&mut self, call: &ast::ExprCall) {
+        let args = &call.arguments.args;
+        let schedule = args
+            .first()
+            .or_else(|| Self::keyword(call, "schedule"))
+            .map_or(Value::Unknown, |e| self.eval(e));
+        let Some(sig) = args.get(1).or_else(|| Self::keyword(call, "sig")) else {
+            return;
+        };
+        let member = self.signature_member(sig);
+        let canvas = if member.is_some() {
+            None
+        } else {
+            match sig {
+                Expr::Call(c) => self.canvas_kind(&c.func).map(|k| match k {
+                    CanvasKind::Chain => "chain",
+                    CanvasKind::Group => "group",
+                    CanvasKind::Chord => "chord",
+                }),
+                Expr::BinOp(b) if b.op == Operator::BitOr && self.is_canvas_expr(sig) => {
+                    Some("chain")
+                }
+                _ => None,
+            }
+            .map(str::to_string)
+        };
+        // `signature("name", ...)`, `app.signature("name")`, `Signature("name")`.
+        let task_name = match sig {
+            Expr::Call(c) if member.is_none() && canvas.is_none() => {
+                let q = self.qualify(&c.func).unwrap_or_default();
+                let last = Self::last_segment(&q);
+                match c.arguments.args.first() {
+                    Some(Expr::StringLiteral(s)) if matches!(last, "signature" | "Signature") => {
+                        Some((s.value.to_str().to_string(), span(s.range())))
+                    }
+                    _ => None,
+                }
+            }
+            _ => None,
+        };
+        let keywords = call
+            .arguments
+            .keywords
+            .iter()
+            .filter_map(|k| {
+                k.arg
+                    .as_ref()
+                    .map(|a| (a.to_string(), self.eval(&k.value), span(k.value.range())))
+            })
+            .collect();
+        let function = self.scopes.last().and_then(|s| s.function.clone());
+        let sig_text = self
+            .text(sig.range())
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
+        self.facts.periodic_tasks.push(PeriodicTask {
+            span: span(call.range()),
+            schedule,
+            target: member.map(|m| m.target),
+            task_name,
+            canvas,
+            sig_text,
+            sig_span: span(sig.range()),
+            keywords,
+            has_star: Self::has_star_kwargs(call) || Self::has_starred(call),
+            function,
+        });
     }
 }

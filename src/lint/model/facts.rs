@@ -607,6 +607,10 @@ pub struct ModuleFacts {
     pub subscript_assigns: Vec<SubscriptAssign>,
     /// Every call with a nameable callee, for custom rules (only when recording calls).
     pub any_calls: Vec<AnyCall>,
+    /// Spans inside literal beat schedules and routing tables.
+    pub literal_spans: Vec<LiteralSpan>,
+    /// `add_periodic_task(...)` calls.
+    pub periodic_tasks: Vec<PeriodicTask>,
 }
 
 /// A `celery worker`/`celery beat` command line from a deployment file (catalog M8).
@@ -623,6 +627,11 @@ pub struct WorkerCommand {
     pub includes: Vec<String>,
     /// The file sets `CELERY_BROKER_URL` (or the read/write variants) for the process.
     pub broker_env: bool,
+    /// `-S/--scheduler` of a beat command line.
+    pub scheduler: Option<String>,
+    /// The `-Q` list came from a variable or a template: the queues this worker consumes are
+    /// unknown.
+    pub queues_dynamic: bool,
 }
 
 /// A broad `except` inside a loop of a function body that neither re-raises, returns nor
@@ -745,4 +754,63 @@ pub struct AnyCall {
     pub star_kwargs: bool,
     /// Qualified name of the task whose body directly contains the call.
     pub in_task: Option<String>,
+}
+
+/// Where one item of a literal configuration value sits: `root` is the span of the whole value
+/// (an assignment's or conf write's `value_span`), `path` the keys (and `#i` list indices) from
+/// the root down to the item. Recorded for beat schedules and routes, whose findings point
+/// inside the literal.
+#[derive(Clone, Debug)]
+pub struct LiteralSpan {
+    pub root: Span,
+    pub path: Vec<String>,
+    /// The key (for dict items) or the element itself (for list items).
+    pub key_span: Span,
+    pub value_span: Span,
+}
+
+/// An `add_periodic_task(schedule, sig, ...)` call (catalog M6).
+#[derive(Clone, Debug)]
+pub struct PeriodicTask {
+    pub span: Span,
+    /// The first argument (or `schedule=`).
+    pub schedule: Value,
+    /// Qualified receiver of `task.s(...)` / `.si(...)` / `.signature(...)`.
+    pub target: Option<String>,
+    /// `signature("name", ...)` / `app.signature("name")`: the literal task name and its span.
+    pub task_name: Option<(String, Span)>,
+    /// The signature is a canvas: `group`, `chain`, `chord` or `a.s() | b.s()`.
+    pub canvas: Option<String>,
+    /// Source text of the signature, whitespace-normalised (Celery keys unnamed entries by it).
+    pub sig_text: String,
+    pub sig_span: Span,
+    /// Keyword arguments of the call (`name=`, `expires=`, `options=`, `queue=`, `args=`…).
+    pub keywords: Vec<(String, Value, Span)>,
+    /// `*args` / `**kwargs` in the call: some arguments are unknown.
+    pub has_star: bool,
+    /// Qualified name of the enclosing module-level function (`None` at module level or in
+    /// a nested or task function).
+    pub function: Option<String>,
+}
+
+impl PeriodicTask {
+    pub fn keyword(&self, name: &str) -> Option<(&Value, Span)> {
+        self.keywords
+            .iter()
+            .find(|(k, _, _)| k == name)
+            .map(|(_, v, s)| (v, *s))
+    }
+}
+
+/// The path component for a dict key in [`LiteralSpan::path`]: the string itself, or
+/// `re:<pattern>` for `re.compile("<pattern>")`.
+pub fn literal_path_key(key: &Value) -> Option<String> {
+    match key {
+        Value::Str(s) => Some(s.clone()),
+        Value::Call { func, args, .. } if func == "re.compile" => args
+            .first()
+            .and_then(Value::as_str)
+            .map(|p| format!("re:{p}")),
+        _ => None,
+    }
 }

@@ -1081,3 +1081,512 @@ impl Project {
                 .is_some_and(|n| n.contains("test"))
     }
 }
+
+// ----- beat schedules, routes and worker queues (catalog M6–M8) ------------------------------
+
+/// One entry of a literal `beat_schedule` (any spelling, any configuration source).
+#[derive(Clone, Debug)]
+pub struct BeatEntry {
+    pub module: usize,
+    /// The entry's name (its key in the schedule).
+    pub key: String,
+    /// Span of the key; whole-entry findings point here.
+    pub key_span: Span,
+    /// The entry, usually a dict with `task`, `schedule`, `args`, `kwargs`, `options`.
+    pub value: Value,
+    root: Span,
+}
+
+/// The beat scheduler class, from `beat_scheduler` and `-S/--scheduler` on beat command lines.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scheduler {
+    /// Celery's own `PersistentScheduler` (nothing configured).
+    Default,
+    /// django-celery-beat's `DatabaseScheduler`.
+    Django,
+    /// Another class (a project subclass, a third-party scheduler).
+    Custom,
+    /// Computed, or the sources disagree.
+    Unknown,
+}
+
+/// How a `task_routes` key matches task names (Celery's `MapRoute`).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum RoutePattern {
+    Exact(String),
+    /// Contains `*`: Celery turns it into a regex where `*` is `.+?`, matched at the start.
+    Glob(String),
+    /// `re.compile(...)`, matched at the start (`re.match`).
+    Regex(String),
+}
+
+impl RoutePattern {
+    pub fn text(&self) -> &str {
+        match self {
+            RoutePattern::Exact(s) | RoutePattern::Glob(s) | RoutePattern::Regex(s) => s,
+        }
+    }
+
+    /// Does the pattern match `name`? `None` when the regex uses syntax the model does not
+    /// evaluate.
+    pub fn matches(&self, name: &str) -> Option<bool> {
+        match self {
+            RoutePattern::Exact(s) => Some(s == name),
+            RoutePattern::Glob(g) => {
+                let atoms: Vec<(Atom, Quant)> = g
+                    .chars()
+                    .map(|c| {
+                        if c == '*' {
+                            (Atom::Any, Quant::OneOrMore)
+                        } else {
+                            (Atom::Char(c), Quant::One)
+                        }
+                    })
+                    .collect();
+                Some(match_atoms(
+                    &atoms,
+                    &name.chars().collect::<Vec<_>>(),
+                    false,
+                ))
+            }
+            RoutePattern::Regex(r) => {
+                let (atoms, anchored_end) = parse_regex(r)?;
+                Some(match_atoms(
+                    &atoms,
+                    &name.chars().collect::<Vec<_>>(),
+                    anchored_end,
+                ))
+            }
+        }
+    }
+
+    /// The literal first segment of the names this pattern can match (`reports` for
+    /// `reports.tasks.*` or `^reports\.`), if the pattern spells it out.
+    pub fn first_segment(&self) -> Option<String> {
+        let literal: String = match self {
+            RoutePattern::Exact(s) => return s.split('.').next().map(str::to_string),
+            RoutePattern::Glob(g) => g.chars().take_while(|c| *c != '*').collect(),
+            RoutePattern::Regex(r) => {
+                let (atoms, _) = parse_regex(r)?;
+                atoms
+                    .iter()
+                    .take_while(|(a, q)| matches!(a, Atom::Char(_)) && *q == Quant::One)
+                    .map(|(a, _)| match a {
+                        Atom::Char(c) => *c,
+                        _ => ' ',
+                    })
+                    .collect()
+            }
+        };
+        literal.split_once('.').map(|(first, _)| first.to_string())
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+enum Atom {
+    Char(char),
+    Any,
+    Class(Vec<(char, char)>, bool),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Quant {
+    One,
+    ZeroOrOne,
+    ZeroOrMore,
+    OneOrMore,
+}
+
+/// A small subset of Python's regex syntax: literals, escapes, `.`, classes, `* + ?`
+/// (greedy or lazy), `^` and `$`. Groups, alternation and counted repeats give `None`.
+fn parse_regex(r: &str) -> Option<(Vec<(Atom, Quant)>, bool)> {
+    let chars: Vec<char> = r.chars().collect();
+    let mut i = 0;
+    if chars.first() == Some(&'^') {
+        i = 1;
+    }
+    let mut atoms = Vec::new();
+    let mut anchored_end = false;
+    while i < chars.len() {
+        let c = chars[i];
+        let atom = match c {
+            '$' if i + 1 == chars.len() => {
+                anchored_end = true;
+                i += 1;
+                continue;
+            }
+            '(' | ')' | '|' | '{' | '}' | '$' | '^' | '*' | '+' | '?' => return None,
+            '.' => Atom::Any,
+            '\\' => {
+                i += 1;
+                match chars.get(i)? {
+                    'd' => Atom::Class(vec![('0', '9')], false),
+                    'w' => Atom::Class(vec![('a', 'z'), ('A', 'Z'), ('0', '9'), ('_', '_')], false),
+                    e if e.is_ascii_alphanumeric() => return None,
+                    e => Atom::Char(*e),
+                }
+            }
+            '[' => {
+                let mut j = i + 1;
+                let negated = chars.get(j) == Some(&'^');
+                if negated {
+                    j += 1;
+                }
+                let mut ranges = Vec::new();
+                while j < chars.len() && (chars[j] != ']' || j == i + 1) {
+                    let mut lo = chars[j];
+                    if lo == '\\' {
+                        j += 1;
+                        lo = *chars.get(j)?;
+                        if lo.is_ascii_alphanumeric() {
+                            return None;
+                        }
+                    }
+                    if chars.get(j + 1) == Some(&'-') && chars.get(j + 2).is_some_and(|c| *c != ']')
+                    {
+                        ranges.push((lo, chars[j + 2]));
+                        j += 3;
+                    } else {
+                        ranges.push((lo, lo));
+                        j += 1;
+                    }
+                }
+                if j >= chars.len() {
+                    return None;
+                }
+                i = j;
+                Atom::Class(ranges, negated)
+            }
+            c => Atom::Char(c),
+        };
+        i += 1;
+        let quant = match chars.get(i) {
+            Some('*') => Quant::ZeroOrMore,
+            Some('+') => Quant::OneOrMore,
+            Some('?') => Quant::ZeroOrOne,
+            _ => Quant::One,
+        };
+        if quant != Quant::One {
+            i += 1;
+            if chars.get(i) == Some(&'?') {
+                i += 1; // lazy: the same language for a yes/no match
+            }
+        }
+        atoms.push((atom, quant));
+    }
+    Some((atoms, anchored_end))
+}
+
+fn atom_matches(atom: &Atom, c: char) -> bool {
+    match atom {
+        Atom::Char(x) => *x == c,
+        Atom::Any => c != '\n',
+        Atom::Class(ranges, negated) => {
+            ranges.iter().any(|(lo, hi)| (*lo..=*hi).contains(&c)) != *negated
+        }
+    }
+}
+
+/// Match `atoms` at the start of `text` (the whole text when `to_end`).
+fn match_atoms(atoms: &[(Atom, Quant)], text: &[char], to_end: bool) -> bool {
+    let Some(((atom, quant), rest)) = atoms.split_first() else {
+        return !to_end || text.is_empty();
+    };
+    let (min, max) = match quant {
+        Quant::One => (1, 1),
+        Quant::ZeroOrOne => (0, 1),
+        Quant::ZeroOrMore => (0, usize::MAX),
+        Quant::OneOrMore => (1, usize::MAX),
+    };
+    let mut n = 0;
+    while n < max && n < text.len() && atom_matches(atom, text[n]) {
+        n += 1;
+    }
+    if n < min {
+        return false;
+    }
+    (min..=n)
+        .rev()
+        .any(|k| match_atoms(rest, &text[k..], to_end))
+}
+
+/// A `task_routes` entry with a literal key.
+#[derive(Clone, Debug)]
+pub struct RouteEntry {
+    pub module: usize,
+    pub pattern: RoutePattern,
+    /// The literal queue; `None` for routes by exchange/routing key only.
+    pub queue: Option<String>,
+    pub key_span: Span,
+    pub queue_span: Span,
+}
+
+/// Names of the options of a default-scheduler beat entry (`ScheduleEntry(**entry)`).
+pub const BEAT_ENTRY_KEYS: &[&str] = &["task", "schedule", "args", "kwargs", "options", "relative"];
+
+/// Fields of django-celery-beat's `PeriodicTask` model that a settings entry may also set.
+pub const DJANGO_BEAT_ENTRY_KEYS: &[&str] = &[
+    "name",
+    "queue",
+    "exchange",
+    "routing_key",
+    "headers",
+    "priority",
+    "expires",
+    "expire_seconds",
+    "one_off",
+    "start_time",
+    "enabled",
+    "description",
+];
+
+impl Project {
+    /// The recorded span of the literal item at `path` below the value at `root`.
+    pub fn literal_span(&self, module: usize, root: Span, path: &[&str]) -> Option<&LiteralSpan> {
+        self.modules[module].facts.literal_spans.iter().find(|l| {
+            l.root == root
+                && l.path.len() == path.len()
+                && l.path.iter().zip(path).all(|(a, b)| a == b)
+        })
+    }
+
+    /// Follow a configuration value through module constants to the literal it names:
+    /// `(module, span of the literal, literal)`.
+    pub fn literal_root(&self, module: usize, value: &Value, span: Span) -> (usize, Span, Value) {
+        let mut current = (module, span, value.clone());
+        for _ in 0..4 {
+            let Value::Ref(q) = &current.2 else { break };
+            let resolved = self.resolve_symbol(q);
+            let Some((m, name)) = resolved.rsplit_once('.') else {
+                return (current.0, current.1, Value::Unknown);
+            };
+            let Some(mi) = self.module(m) else {
+                return (current.0, current.1, Value::Unknown);
+            };
+            let assigns: Vec<&Assign> = self.modules[mi]
+                .facts
+                .assigns
+                .iter()
+                .filter(|a| a.name == name)
+                .collect();
+            if assigns.len() != 1 {
+                return (current.0, current.1, Value::Unknown);
+            }
+            current = (mi, assigns[0].value_span, assigns[0].value.clone());
+        }
+        current
+    }
+
+    /// Entries of literal `beat_schedule` dicts outside test code. Schedules that are not
+    /// literal dicts are skipped (their entries are unknown).
+    pub fn beat_entries(&self) -> Vec<BeatEntry> {
+        let mut out = Vec::new();
+        for e in self.setting("beat_schedule") {
+            let (module, root, value) = self.literal_root(e.module, &e.value, e.value_span);
+            let Value::Dict(items) = value else { continue };
+            for (k, v) in items {
+                let Value::Str(key) = k else { continue };
+                let key_span = self
+                    .literal_span(module, root, &[key.as_str()])
+                    .map_or(e.span, |l| l.key_span);
+                out.push(BeatEntry {
+                    module,
+                    key,
+                    key_span,
+                    value: v,
+                    root,
+                });
+            }
+        }
+        // One literal reached from two settings (`beat_schedule = BEAT` in two layers).
+        let mut seen = HashSet::default();
+        out.retain(|e| seen.insert((e.module, e.root, e.key.clone())));
+        out
+    }
+
+    /// Span of an item inside a beat entry (`["options", "queue"]`), key and value.
+    pub fn beat_entry_span(&self, entry: &BeatEntry, path: &[&str]) -> Option<(Span, Span)> {
+        let mut full = vec![entry.key.as_str()];
+        full.extend_from_slice(path);
+        self.literal_span(entry.module, entry.root, &full)
+            .map(|l| (l.key_span, l.value_span))
+    }
+
+    /// `add_periodic_task(...)` calls outside test code, with their module.
+    pub fn periodic_tasks(&self) -> impl Iterator<Item = (usize, &PeriodicTask)> {
+        self.modules
+            .iter()
+            .enumerate()
+            .filter(|(_, m)| !m.is_test)
+            .flat_map(|(i, m)| m.facts.periodic_tasks.iter().map(move |p| (i, p)))
+    }
+
+    /// The beat scheduler class.
+    pub fn beat_scheduler(&self) -> Scheduler {
+        let mut found: Vec<Scheduler> = Vec::new();
+        for e in self.setting("beat_scheduler") {
+            found.push(match self.resolve_value(&e.value) {
+                Value::Str(s) => classify_scheduler(&s),
+                Value::Ref(q) => classify_scheduler(&q),
+                _ => Scheduler::Unknown,
+            });
+        }
+        for w in &self.worker_commands {
+            if let Some(s) = &w.scheduler {
+                found.push(if s.contains('$') || s.contains("{{") {
+                    Scheduler::Unknown
+                } else {
+                    classify_scheduler(s)
+                });
+            }
+        }
+        found.dedup();
+        match found.as_slice() {
+            [] => Scheduler::Default,
+            [one] => *one,
+            _ => Scheduler::Unknown,
+        }
+    }
+
+    /// `task_routes` entries with literal keys, in order; `None` when routing is computed
+    /// (router functions, dotted router paths, non-literal maps).
+    pub fn route_entries(&self) -> Option<Vec<RouteEntry>> {
+        let mut out = Vec::new();
+        for e in self.setting("task_routes") {
+            let (module, root, value) = self.literal_root(e.module, &e.value, e.value_span);
+            let maps: Vec<(Option<String>, Value)> = match value {
+                Value::Dict(_) => vec![(None, value)],
+                Value::List(v) | Value::Tuple(v) => v
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, m)| (Some(format!("#{i}")), m))
+                    .collect(),
+                Value::None => continue,
+                _ => return None,
+            };
+            for (prefix, map) in maps {
+                let Value::Dict(items) = map else { return None };
+                for (k, v) in items {
+                    let component = literal_path_key(&k)?;
+                    let pattern = match component.strip_prefix("re:") {
+                        Some(r) if matches!(k, Value::Call { .. }) => RoutePattern::Regex(r.into()),
+                        _ if component.contains('*') => RoutePattern::Glob(component.clone()),
+                        _ => RoutePattern::Exact(component.clone()),
+                    };
+                    let (queue, queue_path): (Option<String>, Vec<&str>) = match &v {
+                        Value::Str(q) => (Some(q.clone()), vec![]),
+                        Value::Dict(_) => match v.dict_get("queue") {
+                            Some(Value::Str(q)) => (Some(q.clone()), vec!["queue"]),
+                            None => (None, vec![]),
+                            Some(_) => return None,
+                        },
+                        _ => return None,
+                    };
+                    let mut path: Vec<&str> = prefix.iter().map(String::as_str).collect();
+                    path.push(component.as_str());
+                    let key = self.literal_span(module, root, &path);
+                    let key_span = key.map_or(e.span, |l| l.key_span);
+                    path.extend(queue_path);
+                    let queue_span = self
+                        .literal_span(module, root, &path)
+                        .map_or(key_span, |l| l.value_span);
+                    out.push(RouteEntry {
+                        module,
+                        pattern,
+                        queue,
+                        key_span,
+                        queue_span,
+                    });
+                }
+            }
+        }
+        let mut seen = HashSet::default();
+        out.retain(|r| seen.insert((r.module, r.key_span, r.pattern.clone())));
+        Some(out)
+    }
+
+    /// `first` is the top-level package or module of some project module.
+    pub fn is_project_package(&self, first: &str) -> bool {
+        self.modules.iter().any(|m| {
+            let name = &m.facts.module;
+            name == first || name.strip_prefix(first).is_some_and(|r| r.starts_with('.'))
+        })
+    }
+
+    /// Every registered name is known: no app overrides `gen_task_name` and no `name=` is
+    /// computed.
+    pub fn task_names_known(&self) -> bool {
+        !self.custom_task_names && self.tasks.iter().all(|t| t.name.is_some())
+    }
+
+    /// The queues consumed by the workers started in deployment files: `-Q` lists, or for a
+    /// worker without `-Q` the declared `task_queues` (else the default queue). `None` when no
+    /// worker command line was found or one of them is not resolved.
+    pub fn consumed_queues(&self) -> Option<Vec<String>> {
+        let workers: Vec<&WorkerCommand> = self
+            .worker_commands
+            .iter()
+            .filter(|w| w.is_worker)
+            .collect();
+        if workers.is_empty() || workers.iter().any(|w| w.queues_dynamic) {
+            return None;
+        }
+        let mut out: Vec<String> = Vec::new();
+        for w in workers {
+            match &w.queues {
+                Some(q) => out.extend(q.iter().filter(|q| !q.is_empty()).cloned()),
+                None if self.is_set("task_queues") => out.extend(self.task_queues()?),
+                None => out.push(self.default_queue()?),
+            }
+        }
+        out.sort();
+        out.dedup();
+        Some(out)
+    }
+}
+
+fn classify_scheduler(s: &str) -> Scheduler {
+    let s = s.trim();
+    if s == "django" || s.contains("django_celery_beat") {
+        Scheduler::Django
+    } else if matches!(
+        s,
+        "celery.beat:PersistentScheduler"
+            | "celery.beat.PersistentScheduler"
+            | "celery.beat:Scheduler"
+            | "celery.beat.Scheduler"
+    ) {
+        Scheduler::Default
+    } else {
+        Scheduler::Custom
+    }
+}
+
+#[cfg(test)]
+mod route_pattern_tests {
+    use super::RoutePattern;
+
+    #[test]
+    fn celery_route_pattern_semantics() {
+        let glob = RoutePattern::Glob("reports.tasks.*".into());
+        assert_eq!(glob.matches("reports.tasks.daily"), Some(true));
+        assert_eq!(glob.matches("reports.tasks."), Some(false));
+        assert_eq!(glob.matches("reports.views.daily"), Some(false));
+        assert_eq!(glob.first_segment().as_deref(), Some("reports"));
+        let re = RoutePattern::Regex(r"^media\.tasks\.(transcode|thumb)".into());
+        assert_eq!(re.matches("media.tasks.transcode"), None);
+        let re = RoutePattern::Regex(r"media\.tasks\.[a-z_]+$".into());
+        assert_eq!(re.matches("media.tasks.transcode"), Some(true));
+        assert_eq!(re.matches("media.tasks.Transcode"), Some(false));
+        assert_eq!(re.first_segment().as_deref(), Some("media"));
+        // re.match: anchored at the start only.
+        assert_eq!(
+            RoutePattern::Regex(r"search\.".into()).matches("search.tasks.x"),
+            Some(true)
+        );
+        assert_eq!(
+            RoutePattern::Regex(r"tasks".into()).matches("search.tasks"),
+            Some(false)
+        );
+    }
+}

@@ -14,6 +14,7 @@ mod framework;
 mod reliability;
 mod results;
 mod retries;
+mod routing;
 pub(crate) mod security;
 mod time_limits;
 
@@ -72,7 +73,12 @@ register_rules! {
     CD801 => security::pickle_serializer_enabled::check,
     CD802 => security::serializer_not_accepted::check,
     CD803 => security::hardcoded_broker_credentials::check,
+    CD901 => beat::beat_task_not_registered::check,
+    CD902 => beat::frequent_beat_entry_without_expiry::check,
     CD903 => beat::crontab_fires_every_minute::check,
+    CD904 => beat::malformed_beat_entry::check,
+    CD951 => routing::route_to_unconsumed_queue::check,
+    CD952 => routing::route_matches_no_task::check,
 }
 
 /// The parsed catalog, in registry order.
@@ -121,6 +127,10 @@ pub struct RuleOptions {
     pub time_limit_aggregate_threshold: usize,
     /// CD703: extra setting names that are known (third-party `CELERY_*` settings).
     pub extra_known_settings: Vec<String>,
+    /// CD901: task-name prefixes of tasks defined outside the project.
+    pub external_task_prefixes: Vec<String>,
+    /// CD902: beat entries firing at least this often (seconds) need an expiry.
+    pub beat_expiry_threshold: f64,
 }
 
 impl Default for RuleOptions {
@@ -128,6 +138,8 @@ impl Default for RuleOptions {
         RuleOptions {
             time_limit_aggregate_threshold: 5,
             extra_known_settings: Vec::new(),
+            external_task_prefixes: Vec::new(),
+            beat_expiry_threshold: 3600.0,
         }
     }
 }
