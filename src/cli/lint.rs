@@ -51,6 +51,15 @@ pub struct LintArgs {
     /// Print findings only, no summary.
     #[arg(long, short = 'q')]
     pub quiet: bool,
+    /// Apply the fixes the catalog marks safe, then report what remains.
+    #[arg(long)]
+    pub fix: bool,
+    /// Also offer (and with --fix or --diff, apply) the fixes marked unsafe.
+    #[arg(long)]
+    pub unsafe_fixes: bool,
+    /// Print the fixes as a unified diff instead of writing them (exit 1 if there are any).
+    #[arg(long)]
+    pub diff: bool,
 }
 
 pub fn run(args: LintArgs) -> anyhow::Result<ExitStatus> {
@@ -95,6 +104,28 @@ pub fn run(args: LintArgs) -> anyhow::Result<ExitStatus> {
     drop(stderr);
     let skipped = collected.warnings.len();
     let progress = Progress::start(format!("checking {} files", collected.inputs.len()));
+    if args.fix || args.diff {
+        let result = lint::fix::lint_and_fix(
+            collected.inputs,
+            collected.worker_commands,
+            &settings,
+            args.unsafe_fixes,
+        );
+        progress.finish();
+        let flags = FixFlags {
+            diff: args.diff,
+            format: args.format,
+            output: args.output,
+            exit_zero: args.exit_zero,
+            text: TextOptions {
+                statistics: args.statistics,
+                quiet: args.quiet,
+                color: use_color,
+                unsafe_fixes: args.unsafe_fixes,
+            },
+        };
+        return fix(flags, result?, skipped, collected.warnings);
+    }
     let result = lint::lint_project(collected.inputs, collected.worker_commands, &settings);
     progress.finish();
     let mut run = result?;
@@ -106,6 +137,7 @@ pub fn run(args: LintArgs) -> anyhow::Result<ExitStatus> {
         statistics: args.statistics,
         quiet: args.quiet,
         color: use_color,
+        unsafe_fixes: args.unsafe_fixes,
     };
     super::output::write_to(args.output.as_deref(), |out| {
         report::write(args.format, out, &run, text)
@@ -115,6 +147,69 @@ pub fn run(args: LintArgs) -> anyhow::Result<ExitStatus> {
             "celery-doctor: timings: report {:?} (peak RSS {})",
             t_report.elapsed(),
             lint::peak_rss()
+        );
+    }
+    if run.findings.is_empty() || args.exit_zero {
+        Ok(ExitStatus::Success)
+    } else {
+        Ok(ExitStatus::Failure)
+    }
+}
+
+struct FixFlags {
+    diff: bool,
+    format: Format,
+    output: Option<PathBuf>,
+    exit_zero: bool,
+    text: TextOptions,
+}
+
+/// `--diff`: print what would change; `--fix`: write it, then report what remains.
+fn fix(
+    args: FixFlags,
+    outcome: lint::fix::FixOutcome,
+    skipped: usize,
+    warnings: Vec<String>,
+) -> anyhow::Result<ExitStatus> {
+    let mut stderr = std::io::stderr().lock();
+    for w in &outcome.warnings {
+        writeln!(stderr, "celery-doctor: warning: {w}")?;
+    }
+    drop(stderr);
+    let plural = |n: usize| if n == 1 { "finding" } else { "findings" };
+    let remaining = outcome.run.findings.len();
+    if args.diff {
+        let diff = lint::fix::diff(&outcome.files);
+        super::output::write_to(args.output.as_deref(), |out| {
+            out.write_all(diff.as_bytes())?;
+            Ok(())
+        })?;
+        if !args.text.quiet {
+            eprintln!(
+                "Would fix {} {} ({remaining} remaining).",
+                outcome.fixed,
+                plural(outcome.fixed)
+            );
+        }
+        return Ok(if outcome.files.is_empty() {
+            ExitStatus::Success
+        } else {
+            ExitStatus::Failure
+        });
+    }
+    lint::fix::write(&outcome.files)?;
+    let mut run = outcome.run;
+    run.files_skipped = skipped;
+    run.warnings = warnings;
+    run.fixed = Some(outcome.fixed);
+    super::output::write_to(args.output.as_deref(), |out| {
+        report::write(args.format, out, &run, args.text)
+    })?;
+    if !args.text.quiet && (args.format.is_machine() || args.output.is_some()) {
+        eprintln!(
+            "Fixed {} {} ({remaining} remaining).",
+            outcome.fixed,
+            plural(outcome.fixed)
         );
     }
     if run.findings.is_empty() || args.exit_zero {

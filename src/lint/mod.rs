@@ -3,6 +3,7 @@
 
 pub mod catalog;
 pub mod deploy;
+pub mod fix;
 pub mod model;
 pub mod rules;
 pub mod walk;
@@ -60,6 +61,8 @@ pub struct LintRun {
     pub warnings: Vec<String>,
     /// Ids of the rules that ran.
     pub rules_run: Vec<&'static str>,
+    /// After `--fix`: how many findings were fixed (`findings` holds what remains).
+    pub fixed: Option<usize>,
 }
 
 /// A Python file to lint, already read.

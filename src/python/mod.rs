@@ -112,3 +112,82 @@ mod tests {
         assert_eq!(parse_noqa("# this is not noqa"), None);
     }
 }
+
+/// Number of syntax errors in `source` (autofix refuses a result with more than it started with).
+pub fn syntax_error_count(source: &str) -> usize {
+    ruff_python_parser::parse_unchecked_source(source, PySourceType::Python)
+        .errors()
+        .len()
+}
+
+/// The shape of a call (or a bare callee such as a decorator `@app.task`) at `span` of
+/// `source`, for building fixes: absolute byte offsets of the callee, the parentheses and each
+/// argument in source order. `None` when the span is not one expression.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CallShape {
+    /// The callee (`app.task` in `app.task(bind=True)`), or the whole expression if no call.
+    pub callee: Span,
+    /// `(` and `)` (the span of the argument list including both), if this is a call.
+    pub parens: Option<Span>,
+    /// Every argument in source order: keyword name (`None` for positional, `*a`, `**kw`),
+    /// span of the whole argument and span of its value.
+    pub arguments: Vec<CallArgument>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CallArgument {
+    pub keyword: Option<String>,
+    pub span: Span,
+    pub value: Span,
+    /// `*args` or `**kwargs`.
+    pub unpacked: bool,
+}
+
+pub fn call_shape(source: &str, span: Span) -> Option<CallShape> {
+    use ruff_python_ast::{ArgOrKeyword, Expr};
+    use ruff_text_size::{TextRange, TextSize};
+    let (start, end) = (span.start as usize, span.end as usize);
+    let fragment = source.get(start..end)?;
+    // Decorator spans start at `@`.
+    let skip = fragment.len() - fragment.trim_start_matches(['@', ' ', '\t']).len();
+    let range = TextRange::new(
+        TextSize::try_from(start + skip).ok()?,
+        TextSize::try_from(end).ok()?,
+    );
+    let parsed = ruff_python_parser::parse_parenthesized_expression_range(source, range).ok()?;
+    let to_span = |r: TextRange| Span::new(r.start().to_u32(), r.end().to_u32());
+    let expr = &*parsed.syntax().body;
+    let Expr::Call(call) = expr else {
+        return Some(CallShape {
+            callee: to_span(expr.range()),
+            parens: None,
+            arguments: Vec::new(),
+        });
+    };
+    let arguments = call
+        .arguments
+        .iter_source_order()
+        .map(|a| match a {
+            ArgOrKeyword::Arg(e) => CallArgument {
+                keyword: None,
+                span: to_span(e.range()),
+                value: to_span(match e {
+                    Expr::Starred(s) => s.value.range(),
+                    _ => e.range(),
+                }),
+                unpacked: matches!(e, Expr::Starred(_)),
+            },
+            ArgOrKeyword::Keyword(k) => CallArgument {
+                keyword: k.arg.as_ref().map(|a| a.to_string()),
+                span: to_span(k.range()),
+                value: to_span(k.value.range()),
+                unpacked: k.arg.is_none(),
+            },
+        })
+        .collect();
+    Some(CallShape {
+        callee: to_span(call.func.range()),
+        parens: Some(to_span(call.arguments.range())),
+        arguments,
+    })
+}
