@@ -121,6 +121,40 @@ pub fn rename(source: &str, span: Span, old: &str, new: &str) -> Option<Edit> {
     quoted.then(|| Edit::replacement(new, Span::new(span.start + 1, span.end - 1)))
 }
 
+/// Move the whole lines holding `span` (with a trailing comment) up to just before `before`,
+/// which must start a line after indentation only (e.g. the outermost decorator). `None` when
+/// `span` shares a line with other code or `before` is not above it.
+pub fn move_lines_before(source: &str, span: Span, before: u32) -> Option<Vec<Edit>> {
+    let (start, end, before) = (span.start as usize, span.end as usize, before as usize);
+    if before >= start || end > source.len() {
+        return None;
+    }
+    let line_start = |at: usize| source[..at].rfind(['\n', '\r']).map_or(0, |i| i + 1);
+    let only_indent = |a: usize, b: usize| source[a..b].chars().all(|c| c == ' ' || c == '\t');
+    let (from, at) = (line_start(start), line_start(before));
+    if !only_indent(from, start) || !only_indent(at, before) {
+        return None;
+    }
+    // The rest of the last line may only hold a comment.
+    let eol = source[end..].find(['\n', '\r']).map_or(source.len(), |i| end + i);
+    let rest = source[end..eol].trim_start();
+    if !(rest.is_empty() || rest.starts_with('#')) {
+        return None;
+    }
+    let newline_len = match source.get(eol..eol + 2) {
+        Some("\r\n") => 2,
+        _ if eol < source.len() => 1,
+        _ => 0,
+    };
+    let to = eol + newline_len;
+    let newline = source.get(eol..to).filter(|n| !n.is_empty()).unwrap_or("\n");
+    let moved = format!("{}{newline}{}", &source[start..eol], &source[at..before]);
+    Some(vec![
+        Edit::insertion(moved, before as u32),
+        Edit::deletion(Span::new(from as u32, to as u32)),
+    ])
+}
+
 /// Apply sorted, non-overlapping edits to `text`; `None` if an edit is out of bounds, splits a
 /// character, or overlaps the previous one.
 pub fn apply_edits(text: &str, edits: &[Edit]) -> Option<String> {
@@ -450,6 +484,14 @@ mod tests {
         assert_eq!(
             apply_edits(multi, &[e1, e2]).unwrap(),
             "f(\n    a=1,\n    b=2,\n)\ng(\n    a=1,\n    b=2\n)\n"
+        );
+        let deco = "@outer(1)\n@app.task(  # x\n    bind=True,\n)  # note\ndef f(): ...\n";
+        let start = deco.find("@app").unwrap() as u32;
+        let end = deco.find(")  # note").unwrap() as u32 + 1;
+        let edits = move_lines_before(deco, Span::new(start, end), 0).unwrap();
+        assert_eq!(
+            apply_edits(deco, &edits).unwrap(),
+            "@app.task(  # x\n    bind=True,\n)  # note\n@outer(1)\ndef f(): ...\n"
         );
         let e = rename("x['OLD']", Span::new(2, 7), "OLD", "new").unwrap();
         assert_eq!(apply_edits("x['OLD']", &[e]).unwrap(), "x['new']");
