@@ -136,7 +136,9 @@ pub fn move_lines_before(source: &str, span: Span, before: u32) -> Option<Vec<Ed
         return None;
     }
     // The rest of the last line may only hold a comment.
-    let eol = source[end..].find(['\n', '\r']).map_or(source.len(), |i| end + i);
+    let eol = source[end..]
+        .find(['\n', '\r'])
+        .map_or(source.len(), |i| end + i);
     let rest = source[end..eol].trim_start();
     if !(rest.is_empty() || rest.starts_with('#')) {
         return None;
@@ -147,7 +149,10 @@ pub fn move_lines_before(source: &str, span: Span, before: u32) -> Option<Vec<Ed
         _ => 0,
     };
     let to = eol + newline_len;
-    let newline = source.get(eol..to).filter(|n| !n.is_empty()).unwrap_or("\n");
+    let newline = source
+        .get(eol..to)
+        .filter(|n| !n.is_empty())
+        .unwrap_or("\n");
     let moved = format!("{}{newline}{}", &source[start..eol], &source[at..before]);
     Some(vec![
         Edit::insertion(moved, before as u32),

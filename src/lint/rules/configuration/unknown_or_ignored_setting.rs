@@ -73,7 +73,12 @@ fn report(cx: &mut RuleCx<'_>, e: &SettingEntry, variant: Option<&str>, args: &[
 
 /// Report with the unsafe fix "rename to `new`" (the suggestion may be wrong, and the setting
 /// starts to take effect), withheld when `new` is already set.
-fn report_rename(cx: &mut RuleCx<'_>, e: &SettingEntry, args: &[(&str, &str)], new: Option<String>) {
+fn report_rename(
+    cx: &mut RuleCx<'_>,
+    e: &SettingEntry,
+    args: &[(&str, &str)],
+    new: Option<String>,
+) {
     let project = cx.project;
     let edit = new
         .filter(|n| !project.config.entries.iter().any(|o| &o.raw == n))
