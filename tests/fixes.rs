@@ -147,7 +147,10 @@ fn fixes_parse_remove_safe_findings_and_match_the_catalog() {
                 s.set_prepend_module_to_snapshot(false);
                 s.set_omit_expression(true);
                 s.bind(|| {
-                    insta::assert_snapshot!(format!("{entry_name}_fix"), fix::diff(&all.files))
+                    insta::assert_snapshot!(
+                        format!("{entry_name}_fix"),
+                        fix::diff(&all.files, &all.secrets)
+                    )
                 });
             }
         }

@@ -179,7 +179,7 @@ fn fix(
     let plural = |n: usize| if n == 1 { "finding" } else { "findings" };
     let remaining = outcome.run.findings.len();
     if args.diff {
-        let diff = lint::fix::diff(&outcome.files);
+        let diff = lint::fix::diff(&outcome.files, &outcome.secrets);
         super::output::write_to(args.output.as_deref(), |out| {
             out.write_all(diff.as_bytes())?;
             Ok(())

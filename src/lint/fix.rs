@@ -215,6 +215,8 @@ pub struct FixOutcome {
     pub files: Vec<FileFix>,
     /// Files whose fixes were refused, with the reason (one line each).
     pub warnings: Vec<String>,
+    /// Credentials found in the project: [`diff`] masks them like the reporters do.
+    pub secrets: std::sync::Arc<[String]>,
 }
 
 /// The fixes of `findings` that a run with `unsafe_fixes` applies, grouped by file (display
@@ -283,6 +285,9 @@ pub fn lint_and_fix(
             })
             .collect();
         let run = super::lint_project(in_memory, worker_commands.clone(), settings)?;
+        if let Some(f) = run.findings.iter().find(|f| !f.secrets.is_empty()) {
+            outcome.secrets = f.secrets.clone();
+        }
         if round == MAX_ROUNDS {
             break run;
         }
@@ -337,8 +342,9 @@ pub fn lint_and_fix(
 // ---------------------------------------------------------------------------------------------
 // Output: diff and write.
 
-/// A unified diff of every changed file (`--- a/path` / `+++ b/path`), in path order.
-pub fn diff(files: &[FileFix]) -> String {
+/// A unified diff of every changed file (`--- a/path` / `+++ b/path`), in path order, with
+/// every credential in `secrets` masked (the diff shows source lines, like the reporters).
+pub fn diff(files: &[FileFix], secrets: &[String]) -> String {
     let mut out = String::new();
     for f in files {
         let path = f.path.to_string_lossy().replace('\\', "/");
@@ -352,7 +358,7 @@ pub fn diff(files: &[FileFix]) -> String {
                 .to_string(),
         );
     }
-    out
+    crate::finding::redact(secrets, &out).into_owned()
 }
 
 /// Write the fixed files. Every target is checked first — it must still hold exactly the text

@@ -43,7 +43,7 @@ struct FixItem<'a> {
 struct EditItem<'a> {
     start: Pos,
     end: Pos,
-    content: &'a str,
+    content: std::borrow::Cow<'a, str>,
 }
 
 fn pos(f: &crate::finding::Finding, offset: u32) -> Pos {
@@ -89,7 +89,7 @@ pub(super) fn write(out: &mut dyn Write, run: &LintRun) -> anyhow::Result<()> {
                         .map(|e| EditItem {
                             start: pos(f, e.start),
                             end: pos(f, e.end),
-                            content: &e.content,
+                            content: f.redact(&e.content),
                         })
                         .collect(),
                 }),

@@ -235,7 +235,7 @@ fn sarif_fix(f: &Finding, fix: &crate::finding::Fix) -> Value {
                     "endLine": end.line,
                     "endColumn": end.column,
                 },
-                "insertedContent": { "text": e.content },
+                "insertedContent": { "text": f.redact(&e.content) },
             })
         })
         .collect();

@@ -170,3 +170,33 @@ fn sarif_and_json_carry_the_fixes() {
     assert_eq!(fix["edits"][0]["content"], ", minute=0");
     assert_eq!(fix["edits"][0]["start"]["line"], 4);
 }
+
+#[test]
+fn diff_masks_credentials_like_the_reporters() {
+    let dir = tree(&[
+        (
+            "app.py",
+            b"from celery import Celery\n\napp = Celery(\"jobs\")\napp.config_from_object(\"celeryconfig\")\n",
+        ),
+        (
+            "celeryconfig.py",
+            b"BROKER_URL = \"redis://:s3cr3t-pw@redis:6379/0\"\n",
+        ),
+    ]);
+    let o = run_in(dir.path(), &["lint", ".", "--select", "CD701", "--diff"]);
+    let out = stdout(&o);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        out.contains("+broker_url = \"redis://:****@redis:6379/0\""),
+        "{out}"
+    );
+    assert!(!out.contains("s3cr3t-pw"), "{out}");
+    // --fix writes the real text, of course.
+    let o = run_in(dir.path(), &["lint", ".", "--select", "CD701", "--fix"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+    assert!(!stdout(&o).contains("s3cr3t-pw"));
+    assert_eq!(
+        read(&dir, "celeryconfig.py"),
+        "broker_url = \"redis://:s3cr3t-pw@redis:6379/0\"\n"
+    );
+}
