@@ -127,6 +127,14 @@ fn fixes_parse_remove_safe_findings_and_match_the_catalog() {
             if !all.warnings.is_empty() {
                 failures.push(format!("{name}: {:?}", all.warnings));
             }
+            // A fixed point: no fix is left to apply (a fix that re-creates its finding
+            // would loop).
+            if let Some(f) = all.run.findings.iter().find(|f| f.fix.is_some()) {
+                failures.push(format!(
+                    "{name}: a fix is still offered after fixing: {}",
+                    f.message
+                ));
+            }
             for (outcome, label) in [(&before, "safe"), (&all, "all")] {
                 for file in &outcome.files {
                     let before = celery_doctor::python::syntax_error_count(&file.original);

@@ -504,6 +504,12 @@ mod tests {
             apply_edits(deco, &edits).unwrap(),
             "@app.task(  # x\n    bind=True,\n)  # note\n@outer(1)\ndef f(): ...\n"
         );
+        let crlf = "@app.task(\r\n    name=\"x\",\r\n)\r\ndef f(self): ...\r\n";
+        let e = add_keyword(crlf, Span::new(0, 28), "bind", "True").unwrap();
+        assert_eq!(
+            apply_edits(crlf, &[e]).unwrap(),
+            "@app.task(\r\n    name=\"x\",\r\n    bind=True,\r\n)\r\ndef f(self): ...\r\n"
+        );
         let e = rename("x['OLD']", Span::new(2, 7), "OLD", "new").unwrap();
         assert_eq!(apply_edits("x['OLD']", &[e]).unwrap(), "x['new']");
     }
