@@ -224,4 +224,18 @@ fn write_refuses_a_changed_or_read_only_target_and_writes_nothing() {
     assert_eq!(std::fs::read_to_string(&a).unwrap(), "x = 2\n");
     assert_eq!(std::fs::read_to_string(&b).unwrap(), "\u{feff}y = 2\n");
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 2);
+    // Through a symbolic link, the file it points to is replaced and the link stays a link.
+    #[cfg(unix)]
+    {
+        let link = dir.path().join("link.py");
+        std::os::unix::fs::symlink(&a, &link).unwrap();
+        fix::write(&[file(&link, "x = 2\n", "x = 3\n")]).unwrap();
+        assert!(
+            std::fs::symlink_metadata(&link)
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
+        assert_eq!(std::fs::read_to_string(&a).unwrap(), "x = 3\n");
+    }
 }

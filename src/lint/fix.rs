@@ -397,26 +397,28 @@ pub fn write(files: &[FileFix]) -> Result<(), LintError> {
         if meta.permissions().readonly() {
             return Err(err(f, "file is read-only; no file was fixed".into()));
         }
-        checked.push((f, bom, meta.permissions()));
+        // Through a symbolic link, replace the file it points to, not the link.
+        let target = std::fs::canonicalize(&f.disk).unwrap_or_else(|_| f.disk.clone());
+        checked.push((f, target, bom, meta.permissions()));
     }
     // Stage every file before replacing any.
-    let mut staged: Vec<(PathBuf, &FileFix)> = Vec::with_capacity(files.len());
-    let cleanup = |staged: &[(PathBuf, &FileFix)]| {
-        for (tmp, _) in staged {
+    let mut staged: Vec<(PathBuf, PathBuf, &FileFix)> = Vec::with_capacity(files.len());
+    let cleanup = |staged: &[(PathBuf, PathBuf, &FileFix)]| {
+        for (tmp, _, _) in staged {
             let _ = std::fs::remove_file(tmp);
         }
     };
-    for (f, bom, perms) in checked {
-        match stage(f, bom, perms) {
-            Ok(tmp) => staged.push((tmp, f)),
+    for (f, target, bom, perms) in checked {
+        match stage(&target, &f.fixed, bom, perms) {
+            Ok(tmp) => staged.push((tmp, target, f)),
             Err(e) => {
                 cleanup(&staged);
                 return Err(err(f, format!("cannot write: {e}; no file was fixed")));
             }
         }
     }
-    for (i, (tmp, f)) in staged.iter().enumerate() {
-        if let Err(e) = std::fs::rename(tmp, &f.disk) {
+    for (i, (tmp, target, f)) in staged.iter().enumerate() {
+        if let Err(e) = std::fs::rename(tmp, target) {
             cleanup(&staged[i..]);
             return Err(err(
                 f,
@@ -430,11 +432,15 @@ pub fn write(files: &[FileFix]) -> Result<(), LintError> {
     Ok(())
 }
 
-/// Write `f.fixed` to a temporary file beside the target.
-fn stage(f: &FileFix, bom: bool, perms: std::fs::Permissions) -> std::io::Result<PathBuf> {
-    let dir = f.disk.parent().filter(|d| !d.as_os_str().is_empty());
-    let name = f
-        .disk
+/// Write `text` to a temporary file beside `target`.
+fn stage(
+    target: &Path,
+    text: &str,
+    bom: bool,
+    perms: std::fs::Permissions,
+) -> std::io::Result<PathBuf> {
+    let dir = target.parent().filter(|d| !d.as_os_str().is_empty());
+    let name = target
         .file_name()
         .map(|n| n.to_string_lossy().to_string())
         .unwrap_or_default();
@@ -449,7 +455,7 @@ fn stage(f: &FileFix, bom: bool, perms: std::fs::Permissions) -> std::io::Result
         if bom {
             file.write_all("\u{feff}".as_bytes())?;
         }
-        file.write_all(f.fixed.as_bytes())?;
+        file.write_all(text.as_bytes())?;
         file.sync_all()?;
         drop(file);
         std::fs::set_permissions(&tmp, perms)
