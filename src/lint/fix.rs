@@ -19,8 +19,13 @@
 //! the finding's own file (`Finding::file`), must not overlap, and the fixed file must parse.
 //! Helpers: [`add_keyword`] (append `name=value` to a call or a bare decorator), [`set_keyword`]
 //! (replace an existing keyword's value, else add it), [`rename`] (replace a span whose text is
-//! known), [`Edit::replacement`] / [`Edit::insertion`] / [`Edit::deletion`] for anything else.
-//! The catalog's `fix:` field (`rules/<ID>.yaml`) must match what the rule attaches.
+//! known; also inside a plain string literal), [`move_lines_before`] (move whole lines up, e.g.
+//! a decorator), and [`Edit::replacement`] / [`Edit::insertion`] / [`Edit::deletion`] for
+//! anything else (`crate::python::call_shape` / `function_shape` give argument and body spans).
+//! The catalog's `fix:` field (`rules/<ID>.yaml`) must match what the rule attaches:
+//! `tests/fixes.rs` checks that, applies every fix of every fixture, asserts the result parses,
+//! that safe fixes remove their findings and that a fixed point is reached, and snapshots the
+//! diff as `fixtures/<ID>/<entry>_fix.snap` (`INSTA_UPDATE=always cargo test --test fixes`).
 //!
 //! # Applying
 //!
