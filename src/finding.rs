@@ -180,6 +180,122 @@ pub struct Finding {
     /// Every credential the model found in URL literals of the project: reporters mask them
     /// wherever they show source text, and messages are masked before they are stored.
     pub secrets: Arc<[String]>,
+    /// A machine-applicable fix (`--fix`, `--unsafe-fixes`, `--diff`), if the rule offers one.
+    pub fix: Option<Fix>,
+}
+
+/// Whether `--fix` applies a fix on its own (Ruff's applicability).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Applicability {
+    /// Needs `--unsafe-fixes`: behaviour changes (the catalog's `unsafe`).
+    Unsafe,
+    /// Applied by `--fix`: behaviour-preserving or only removes a crash.
+    Safe,
+}
+
+impl Applicability {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Applicability::Safe => "safe",
+            Applicability::Unsafe => "unsafe",
+        }
+    }
+}
+
+/// Replace the bytes `start..end` of the finding's file with `content` (an insertion when
+/// `start == end`, a deletion when `content` is empty). Offsets are into the modelled text.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Edit {
+    pub start: u32,
+    pub end: u32,
+    pub content: String,
+}
+
+impl Edit {
+    pub fn replacement(content: impl Into<String>, span: Span) -> Self {
+        Edit {
+            start: span.start,
+            end: span.end,
+            content: content.into(),
+        }
+    }
+
+    pub fn insertion(content: impl Into<String>, at: u32) -> Self {
+        Edit {
+            start: at,
+            end: at,
+            content: content.into(),
+        }
+    }
+
+    pub fn deletion(span: Span) -> Self {
+        Edit::replacement(String::new(), span)
+    }
+
+    pub fn span(&self) -> Span {
+        Span::new(self.start, self.end)
+    }
+}
+
+/// A fix: non-overlapping edits in the finding's file, sorted by position, a short
+/// imperative title ("Add `bind=True`") and its applicability.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Fix {
+    pub title: String,
+    pub applicability: Applicability,
+    pub edits: Vec<Edit>,
+}
+
+impl Fix {
+    /// A fix `--fix` applies. `None` when `edits` is empty or its edits overlap.
+    pub fn safe(title: impl Into<String>, edits: impl IntoIterator<Item = Edit>) -> Option<Self> {
+        Fix::new(
+            title.into(),
+            Applicability::Safe,
+            edits.into_iter().collect(),
+        )
+    }
+
+    /// A fix that needs `--unsafe-fixes`. `None` when `edits` is empty or overlaps.
+    pub fn unsafe_(
+        title: impl Into<String>,
+        edits: impl IntoIterator<Item = Edit>,
+    ) -> Option<Self> {
+        Fix::new(
+            title.into(),
+            Applicability::Unsafe,
+            edits.into_iter().collect(),
+        )
+    }
+
+    pub fn new(title: String, applicability: Applicability, mut edits: Vec<Edit>) -> Option<Self> {
+        edits.sort();
+        let overlapping = edits
+            .windows(2)
+            .any(|w| w[1].start < w[0].end || (w[1].start == w[0].start && w[0].start == w[0].end));
+        if edits.is_empty() || overlapping || edits.iter().any(|e| e.start > e.end) {
+            return None;
+        }
+        Some(Fix {
+            title,
+            applicability,
+            edits,
+        })
+    }
+
+    /// Smallest start and largest end of the edits.
+    pub fn range(&self) -> Span {
+        Span::new(
+            self.edits.first().map_or(0, |e| e.start),
+            self.edits.iter().map(|e| e.end).max().unwrap_or(0),
+        )
+    }
+
+    /// Applied by a run with these options?
+    pub fn applies(&self, unsafe_fixes: bool) -> bool {
+        self.applicability == Applicability::Safe || unsafe_fixes
+    }
 }
 
 impl Finding {

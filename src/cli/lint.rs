@@ -56,8 +56,17 @@ pub struct LintArgs {
     #[arg(long, value_name = "FILE")]
     pub baseline: Option<PathBuf>,
     /// Record every current finding in FILE (a baseline for --baseline) and exit 0.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["fix", "diff"])]
     pub write_baseline: Option<PathBuf>,
+    /// Apply the fixes the catalog marks safe, then report what remains.
+    #[arg(long)]
+    pub fix: bool,
+    /// Also offer (and with --fix or --diff, apply) the fixes marked unsafe.
+    #[arg(long)]
+    pub unsafe_fixes: bool,
+    /// Print the fixes as a unified diff instead of writing them (exit 1 if there are any).
+    #[arg(long)]
+    pub diff: bool,
 }
 
 pub fn run(args: LintArgs) -> anyhow::Result<ExitStatus> {
@@ -105,6 +114,29 @@ pub fn run(args: LintArgs) -> anyhow::Result<ExitStatus> {
     drop(stderr);
     let skipped = collected.warnings.len();
     let progress = Progress::start(format!("checking {} files", collected.inputs.len()));
+    if args.fix || args.diff {
+        let result = lint::fix::lint_and_fix(
+            collected.inputs,
+            collected.worker_commands,
+            &settings,
+            args.unsafe_fixes,
+        );
+        progress.finish();
+        let flags = FixFlags {
+            baseline,
+            diff: args.diff,
+            format: args.format,
+            output: args.output,
+            exit_zero: args.exit_zero,
+            text: TextOptions {
+                statistics: args.statistics,
+                quiet: args.quiet,
+                color: use_color,
+                unsafe_fixes: args.unsafe_fixes,
+            },
+        };
+        return fix(flags, result?, skipped, collected.warnings);
+    }
     let result = lint::lint_project(collected.inputs, collected.worker_commands, &settings);
     progress.finish();
     let mut run = result?;
@@ -129,20 +161,14 @@ pub fn run(args: LintArgs) -> anyhow::Result<ExitStatus> {
         );
         return Ok(ExitStatus::Success);
     }
-    if let Some(baseline) = baseline {
-        let (kept, stats) = baseline.filter(std::mem::take(&mut run.findings));
-        run.findings = kept;
-        run.baseline = Some(stats);
-        if args.format.is_machine() && !args.quiet {
-            eprintln!("celery-doctor: {}", report::baseline_summary(stats));
-        }
-    }
+    apply_baseline(&mut run, baseline, args.format, args.quiet);
 
     let t_report = std::time::Instant::now();
     let text = TextOptions {
         statistics: args.statistics,
         quiet: args.quiet,
         color: use_color,
+        unsafe_fixes: args.unsafe_fixes,
     };
     super::output::write_to(args.output.as_deref(), |out| {
         report::write(args.format, out, &run, text)
@@ -152,6 +178,90 @@ pub fn run(args: LintArgs) -> anyhow::Result<ExitStatus> {
             "celery-doctor: timings: report {:?} (peak RSS {})",
             t_report.elapsed(),
             lint::peak_rss()
+        );
+    }
+    if run.findings.is_empty() || args.exit_zero {
+        Ok(ExitStatus::Success)
+    } else {
+        Ok(ExitStatus::Failure)
+    }
+}
+
+/// Keep only findings the baseline does not know; machine formats get the summary on stderr.
+fn apply_baseline(
+    run: &mut lint::LintRun,
+    baseline: Option<Baseline>,
+    format: Format,
+    quiet: bool,
+) {
+    if let Some(baseline) = baseline {
+        let (kept, stats) = baseline.filter(std::mem::take(&mut run.findings));
+        run.findings = kept;
+        run.baseline = Some(stats);
+        if format.is_machine() && !quiet {
+            eprintln!("celery-doctor: {}", report::baseline_summary(stats));
+        }
+    }
+}
+
+struct FixFlags {
+    baseline: Option<Baseline>,
+    diff: bool,
+    format: Format,
+    output: Option<PathBuf>,
+    exit_zero: bool,
+    text: TextOptions,
+}
+
+/// `--diff`: print what would change; `--fix`: write it, then report what remains.
+fn fix(
+    args: FixFlags,
+    outcome: lint::fix::FixOutcome,
+    skipped: usize,
+    warnings: Vec<String>,
+) -> anyhow::Result<ExitStatus> {
+    let mut stderr = std::io::stderr().lock();
+    for w in &outcome.warnings {
+        writeln!(stderr, "celery-doctor: warning: {w}")?;
+    }
+    drop(stderr);
+    let plural = |n: usize| if n == 1 { "finding" } else { "findings" };
+    let remaining = outcome.run.findings.len();
+    if args.diff {
+        let diff = lint::fix::diff(&outcome.files, &outcome.secrets);
+        super::output::write_to(args.output.as_deref(), |out| {
+            out.write_all(diff.as_bytes())?;
+            Ok(())
+        })?;
+        if !args.text.quiet {
+            eprintln!(
+                "Would fix {} {} ({remaining} remaining).",
+                outcome.fixed,
+                plural(outcome.fixed)
+            );
+        }
+        return Ok(if outcome.files.is_empty() {
+            ExitStatus::Success
+        } else {
+            ExitStatus::Failure
+        });
+    }
+    lint::fix::write(&outcome.files)?;
+    let mut run = outcome.run;
+    run.files_skipped = skipped;
+    run.warnings = warnings;
+    run.fixed = Some(outcome.fixed);
+    // What remains is judged against the baseline like a plain run (fixes apply to every
+    // finding: fixing a known one is never wrong).
+    apply_baseline(&mut run, args.baseline, args.format, args.text.quiet);
+    super::output::write_to(args.output.as_deref(), |out| {
+        report::write(args.format, out, &run, args.text)
+    })?;
+    if !args.text.quiet && (args.format.is_machine() || args.output.is_some()) {
+        eprintln!(
+            "Fixed {} {} ({remaining} remaining).",
+            outcome.fixed,
+            plural(outcome.fixed)
         );
     }
     if run.findings.is_empty() || args.exit_zero {

@@ -6,6 +6,7 @@ pub mod catalog;
 pub mod custom;
 pub mod deploy;
 pub mod examples;
+pub mod fix;
 pub mod model;
 pub mod rules;
 pub mod walk;
@@ -71,6 +72,8 @@ pub struct LintRun {
     pub baseline: Option<baseline::BaselineStats>,
     /// Metadata of every loaded custom rule (SARIF lists them in `tool.extensions`).
     pub custom_rules: Vec<&'static RuleMeta>,
+    /// After `--fix`: how many findings were fixed (`findings` holds what remains).
+    pub fixed: Option<usize>,
 }
 
 /// A Python file to lint, already read.

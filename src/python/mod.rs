@@ -127,3 +127,170 @@ mod tests {
         assert_eq!(parse_noqa("# this is not noqa"), None);
     }
 }
+
+/// Number of syntax errors in `source` (autofix refuses a result with more than it started with).
+pub fn syntax_error_count(source: &str) -> usize {
+    ruff_python_parser::parse_unchecked_source(source, PySourceType::Python)
+        .errors()
+        .len()
+}
+
+/// The shape of a call (or a bare callee such as a decorator `@app.task`) at `span` of
+/// `source`, for building fixes: absolute byte offsets of the callee, the parentheses and each
+/// argument in source order. `None` when the span is not one expression.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CallShape {
+    /// The callee (`app.task` in `app.task(bind=True)`), or the whole expression if no call.
+    pub callee: Span,
+    /// `(` and `)` (the span of the argument list including both), if this is a call.
+    pub parens: Option<Span>,
+    /// Every argument in source order: keyword name (`None` for positional, `*a`, `**kw`),
+    /// span of the whole argument and span of its value.
+    pub arguments: Vec<CallArgument>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CallArgument {
+    pub keyword: Option<String>,
+    pub span: Span,
+    pub value: Span,
+    /// `*args` or `**kwargs`.
+    pub unpacked: bool,
+}
+
+pub fn call_shape(source: &str, span: Span) -> Option<CallShape> {
+    use ruff_python_ast::{ArgOrKeyword, Expr};
+    use ruff_text_size::{TextRange, TextSize};
+    let (start, end) = (span.start as usize, span.end as usize);
+    let fragment = source.get(start..end)?;
+    // Decorator spans start at `@`.
+    let skip = fragment.len() - fragment.trim_start_matches(['@', ' ', '\t']).len();
+    let range = TextRange::new(
+        TextSize::try_from(start + skip).ok()?,
+        TextSize::try_from(end).ok()?,
+    );
+    let parsed = ruff_python_parser::parse_parenthesized_expression_range(source, range).ok()?;
+    let to_span = |r: TextRange| Span::new(r.start().to_u32(), r.end().to_u32());
+    let expr = &*parsed.syntax().body;
+    let Expr::Call(call) = expr else {
+        return Some(CallShape {
+            callee: to_span(expr.range()),
+            parens: None,
+            arguments: Vec::new(),
+        });
+    };
+    let arguments = call
+        .arguments
+        .iter_source_order()
+        .map(|a| match a {
+            ArgOrKeyword::Arg(e) => CallArgument {
+                keyword: None,
+                span: to_span(e.range()),
+                value: to_span(match e {
+                    Expr::Starred(s) => s.value.range(),
+                    _ => e.range(),
+                }),
+                unpacked: matches!(e, Expr::Starred(_)),
+            },
+            ArgOrKeyword::Keyword(k) => CallArgument {
+                keyword: k.arg.as_ref().map(|a| a.to_string()),
+                span: to_span(k.range()),
+                value: to_span(k.value.range()),
+                unpacked: k.arg.is_none(),
+            },
+        })
+        .collect();
+    Some(CallShape {
+        callee: to_span(call.func.range()),
+        parens: Some(to_span(call.arguments.range())),
+        arguments,
+    })
+}
+
+/// What a fix needs to know about a function definition: where its body's code starts and
+/// the defaults of its parameters.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FunctionShape {
+    /// Indentation of the `def` line.
+    pub def_indent: String,
+    /// Indentation of the body; empty when the body is on the `def` line.
+    pub body_indent: String,
+    /// Start of the line of the first statement after the docstring, if any.
+    pub first_statement_line: Option<u32>,
+    /// (parameter name, span of its default value).
+    pub defaults: Vec<(String, Span)>,
+}
+
+/// The function whose name is at `name` in `source` (re-parsed; for fixes only).
+pub fn function_shape(source: &str, name: Span) -> Option<FunctionShape> {
+    use ruff_python_ast::visitor::{Visitor, walk_stmt};
+    use ruff_python_ast::{Expr, Stmt, StmtFunctionDef};
+
+    struct Find<'a> {
+        name: Span,
+        found: Option<&'a StmtFunctionDef>,
+    }
+    impl<'a> Visitor<'a> for Find<'a> {
+        fn visit_stmt(&mut self, stmt: &'a Stmt) {
+            if self.found.is_some() {
+                return;
+            }
+            if let Stmt::FunctionDef(f) = stmt
+                && f.name.range().start().to_u32() == self.name.start
+            {
+                self.found = Some(f);
+                return;
+            }
+            walk_stmt(self, stmt);
+        }
+        fn visit_expr(&mut self, _: &'a Expr) {}
+    }
+
+    let parsed = ruff_python_parser::parse_unchecked_source(source, PySourceType::Python);
+    let mut find = Find { name, found: None };
+    for stmt in &parsed.syntax().body {
+        find.visit_stmt(stmt);
+    }
+    let f = find.found?;
+    let line_start = |at: u32| {
+        source[..at as usize]
+            .rfind(['\n', '\r'])
+            .map_or(0, |i| i + 1) as u32
+    };
+    let indent_at = |at: u32| {
+        let start = line_start(at);
+        let text = &source[start as usize..at as usize];
+        text.chars()
+            .all(|c| c == ' ' || c == '\t')
+            .then(|| text.to_string())
+    };
+    let def_indent = indent_at(f.range().start().to_u32()).unwrap_or_default();
+    let first = f.body.first()?;
+    let body_indent = indent_at(first.range().start().to_u32()).unwrap_or_default();
+    let is_docstring = matches!(first, Stmt::Expr(e) if e.value.is_string_literal_expr());
+    let after_doc = if is_docstring {
+        f.body.get(1)
+    } else {
+        Some(first)
+    };
+    let first_statement_line = after_doc
+        .filter(|s| indent_at(s.range().start().to_u32()).is_some())
+        .map(|s| line_start(s.range().start().to_u32()));
+    let defaults = f
+        .parameters
+        .iter_non_variadic_params()
+        .filter_map(|p| {
+            let d = p.default.as_deref()?;
+            Some((
+                p.parameter.name.to_string(),
+                Span::new(d.range().start().to_u32(), d.range().end().to_u32()),
+            ))
+        })
+        .collect();
+    Some(FunctionShape {
+        def_indent,
+        body_indent,
+        first_statement_line,
+        defaults,
+    })
+}

@@ -1,6 +1,7 @@
 //! JSON: a stable array of findings, sorted by path, line, column and code.
 //! Schema (documented in the README): code, name, severity, message, path, start{line,column},
-//! end{line,column}, task, help, url, fingerprint.
+//! end{line,column}, task, help, url, fingerprint, and `fix` where the rule offers one:
+//! {applicability: safe|unsafe, title, edits: [{start{line,column}, end{line,column}, content}]}.
 
 use std::io::Write;
 
@@ -27,6 +28,30 @@ struct Item<'a> {
     help: Option<&'a str>,
     url: String,
     fingerprint: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    fix: Option<FixItem<'a>>,
+}
+
+#[derive(Serialize)]
+struct FixItem<'a> {
+    applicability: &'a str,
+    title: &'a str,
+    edits: Vec<EditItem<'a>>,
+}
+
+#[derive(Serialize)]
+struct EditItem<'a> {
+    start: Pos,
+    end: Pos,
+    content: std::borrow::Cow<'a, str>,
+}
+
+fn pos(f: &crate::finding::Finding, offset: u32) -> Pos {
+    let lc = f.file.lines().line_col(f.file.text(), offset);
+    Pos {
+        line: lc.line,
+        column: lc.column,
+    }
 }
 
 pub(super) fn write(out: &mut dyn Write, run: &LintRun) -> anyhow::Result<()> {
@@ -55,6 +80,19 @@ pub(super) fn write(out: &mut dyn Write, run: &LintRun) -> anyhow::Result<()> {
                 help: f.help,
                 url: catalog.get(f.code).map(|m| m.doc_url()).unwrap_or_default(),
                 fingerprint: super::fingerprint(f),
+                fix: f.fix.as_ref().map(|x| FixItem {
+                    applicability: x.applicability.as_str(),
+                    title: &x.title,
+                    edits: x
+                        .edits
+                        .iter()
+                        .map(|e| EditItem {
+                            start: pos(f, e.start),
+                            end: pos(f, e.end),
+                            content: f.redact(&e.content),
+                        })
+                        .collect(),
+                }),
             }
         })
         .collect();

@@ -33,6 +33,8 @@ pub struct TextOptions {
     pub statistics: bool,
     pub quiet: bool,
     pub color: bool,
+    /// `--unsafe-fixes`: unsafe fixes count as fixable (`[*]`).
+    pub unsafe_fixes: bool,
 }
 
 pub fn write(

@@ -197,6 +197,9 @@ fn result(f: &Finding, rule_index: usize, meta: &RuleMeta) -> Value {
         "locations": [location(&f.file, f.span, &|t: &str| f.redact(t).into_owned())],
         "partialFingerprints": { "celeryDoctorFingerprint/v2": super::fingerprint(f) },
     });
+    if let Some(fix) = &f.fix {
+        r["fixes"] = json!([sarif_fix(f, fix)]);
+    }
     if !f.related.is_empty() {
         let related: Vec<Value> = f
             .related
@@ -212,6 +215,37 @@ fn result(f: &Finding, rule_index: usize, meta: &RuleMeta) -> Value {
         r["relatedLocations"] = json!(related);
     }
     r
+}
+
+/// SARIF `fix`: one artifact change (the finding's file) with a replacement per edit. An empty
+/// `deletedRegion` (start = end) is an insertion.
+fn sarif_fix(f: &Finding, fix: &crate::finding::Fix) -> Value {
+    let lines = f.file.lines();
+    let text = f.file.text();
+    let replacements: Vec<Value> = fix
+        .edits
+        .iter()
+        .map(|e| {
+            let s = lines.line_col(text, e.start);
+            let end = lines.line_col(text, e.end);
+            json!({
+                "deletedRegion": {
+                    "startLine": s.line,
+                    "startColumn": s.column,
+                    "endLine": end.line,
+                    "endColumn": end.column,
+                },
+                "insertedContent": { "text": f.redact(&e.content) },
+            })
+        })
+        .collect();
+    json!({
+        "description": { "text": sentence(&fix.title) },
+        "artifactChanges": [{
+            "artifactLocation": { "uri": uri(&f.file.display_path()), "uriBaseId": "%SRCROOT%" },
+            "replacements": replacements,
+        }],
+    })
 }
 
 pub(super) fn write(out: &mut dyn Write, run: &LintRun) -> anyhow::Result<()> {

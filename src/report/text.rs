@@ -18,12 +18,17 @@ fn code(f: &Finding) -> colored::ColoredString {
     }
 }
 
-fn write_finding(out: &mut dyn Write, f: &Finding) -> std::io::Result<()> {
+fn write_finding(out: &mut dyn Write, f: &Finding, opts: TextOptions) -> std::io::Result<()> {
     let start = f.start();
     let end = f.end();
+    let fixable = if f.fix.as_ref().is_some_and(|x| x.applies(opts.unsafe_fixes)) {
+        format!("{} ", "[*]".cyan())
+    } else {
+        String::new()
+    };
     writeln!(
         out,
-        "{}:{}:{}: {} {}",
+        "{}:{}:{}: {} {fixable}{}",
         f.file.display_path().bold(),
         start.line,
         start.column,
@@ -65,7 +70,7 @@ fn write_finding(out: &mut dyn Write, f: &Finding) -> std::io::Result<()> {
 pub(super) fn write(out: &mut dyn Write, run: &LintRun, opts: TextOptions) -> anyhow::Result<()> {
     if !opts.quiet || !run.findings.is_empty() {
         for f in &run.findings {
-            write_finding(out, f)?;
+            write_finding(out, f, opts)?;
         }
     }
     if opts.statistics {
@@ -127,6 +132,47 @@ pub(super) fn write(out: &mut dyn Write, run: &LintRun, opts: TextOptions) -> an
             plural(warnings, "warning", "warnings"),
             infos
         )?;
+    }
+    if let Some(fixed) = run.fixed {
+        writeln!(
+            out,
+            "Fixed {fixed} {} ({} remaining).",
+            plural(fixed, "finding", "findings"),
+            run.findings.len()
+        )?;
+    }
+    let fixable = run
+        .findings
+        .iter()
+        .filter(|f| f.fix.as_ref().is_some_and(|x| x.applies(opts.unsafe_fixes)))
+        .count();
+    let hidden = run
+        .findings
+        .iter()
+        .filter(|f| {
+            f.fix
+                .as_ref()
+                .is_some_and(|x| !x.applies(opts.unsafe_fixes))
+        })
+        .count();
+    let hidden_note = format!(
+        "{hidden} hidden {} can be enabled with `--unsafe-fixes`",
+        plural(hidden, "fix", "fixes")
+    );
+    let flags = if opts.unsafe_fixes {
+        "`--fix --unsafe-fixes`"
+    } else {
+        "`--fix`"
+    };
+    match (fixable, hidden) {
+        (0, 0) => {}
+        (0, _) => writeln!(out, "No fixes available ({hidden_note}).")?,
+        (_, 0) => writeln!(out, "{} {fixable} fixable with {flags}.", "[*]".cyan())?,
+        (_, _) => writeln!(
+            out,
+            "{} {fixable} fixable with {flags} ({hidden_note}).",
+            "[*]".cyan()
+        )?,
     }
     let mut extra = Vec::new();
     if run.files_with_syntax_errors > 0 {

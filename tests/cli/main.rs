@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 mod custom;
+mod fix;
 mod probe;
 
 fn bin() -> Command {

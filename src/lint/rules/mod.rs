@@ -202,6 +202,7 @@ impl<'a> RuleCx<'a> {
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
             secrets: Arc::from(Vec::new()),
+            fix: None,
         });
         self.findings.last_mut().expect("just pushed")
     }
@@ -228,6 +229,15 @@ impl Finding {
 
     pub fn with_related(&mut self, related: Related) -> &mut Self {
         self.related.push(related);
+        self
+    }
+
+    /// Attach a fix (`None` attaches nothing, so `.with_fix(edits::add_keyword(..))` reads in
+    /// one line). See `crate::lint::fix` for the helpers that build edits.
+    pub fn with_fix(&mut self, fix: Option<crate::finding::Fix>) -> &mut Self {
+        if fix.is_some() {
+            self.fix = fix;
+        }
         self
     }
 

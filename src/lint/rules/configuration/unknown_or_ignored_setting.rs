@@ -1,6 +1,7 @@
 //! CD703 `unknown-or-ignored-setting`: a key meant for Celery that Celery never reads: a typo,
 //! an invented setting, a per-task option written as a global, or a namespace mismatch.
 
+use crate::lint::fix::{self, Fix};
 use crate::lint::model::project::{SettingEntry, SourceKind};
 use crate::lint::model::settings::{self, KeyKind, Mode};
 use crate::lint::rules::RuleCx;
@@ -70,6 +71,26 @@ fn report(cx: &mut RuleCx<'_>, e: &SettingEntry, variant: Option<&str>, args: &[
         .with_anchor(e.raw.clone());
 }
 
+/// Report with the unsafe fix "rename to `new`" (the suggestion may be wrong, and the setting
+/// starts to take effect), withheld when `new` is already set.
+fn report_rename(
+    cx: &mut RuleCx<'_>,
+    e: &SettingEntry,
+    args: &[(&str, &str)],
+    new: Option<String>,
+) {
+    let project = cx.project;
+    let edit = new
+        .filter(|n| !project.config.entries.iter().any(|o| &o.raw == n))
+        .and_then(|n| {
+            let edit = fix::rename(project.file(e.module).text(), e.span, &e.raw, &n)?;
+            Fix::unsafe_(format!("Rename to `{n}`"), [edit])
+        });
+    cx.report_variant(e.module, e.span, None, args)
+        .with_anchor(e.raw.clone())
+        .with_fix(edit);
+}
+
 pub(crate) fn check(cx: &mut RuleCx<'_>) {
     let project = cx.project;
     for e in &project.config.entries {
@@ -127,8 +148,9 @@ pub(crate) fn check(cx: &mut RuleCx<'_>) {
                     );
                     continue;
                 }
-                let s = render_suggestion(suggestion(raw, mode));
-                report(cx, e, None, &[("key", raw), ("suggestion", &s)]);
+                let new = suggestion(raw, mode);
+                let s = render_suggestion(new.clone());
+                report_rename(cx, e, &[("key", raw), ("suggestion", &s)], new);
             }
             (SourceKind::ConfigModule | SourceKind::ConfigClass | SourceKind::ConfWrite, _) => {
                 if upper {
@@ -136,12 +158,24 @@ pub(crate) fn check(cx: &mut RuleCx<'_>) {
                     if let Some(rest) = raw.strip_prefix("CELERY_")
                         && settings::is_new(&rest.to_ascii_lowercase())
                     {
-                        let hint = format!("; use `{}`", rest.to_ascii_lowercase());
-                        report(
-                            cx,
-                            e,
+                        let new = rest.to_ascii_lowercase();
+                        let hint = format!("; use `{new}`");
+                        let project = cx.project;
+                        let edit = (!project.config.entries.iter().any(|o| o.raw == new))
+                            .then(|| {
+                                let text = project.file(e.module).text();
+                                fix::rename(text, e.span, raw, &new)
+                            })
+                            .flatten();
+                        cx.report_variant(
+                            e.module,
+                            e.span,
                             Some("namespace"),
                             &[("key", raw), ("suggestion", &hint)],
+                        )
+                        .with_anchor(e.raw.clone())
+                        .with_fix(
+                            edit.and_then(|x| Fix::unsafe_(format!("Rename to `{new}`"), [x])),
                         );
                     }
                     continue;
@@ -155,8 +189,8 @@ pub(crate) fn check(cx: &mut RuleCx<'_>) {
                 };
                 let same_group = s.split('_').next() == raw.split('_').next();
                 if same_group {
-                    let s = render_suggestion(Some(s));
-                    report(cx, e, None, &[("key", raw), ("suggestion", &s)]);
+                    let hint = render_suggestion(Some(s.clone()));
+                    report_rename(cx, e, &[("key", raw), ("suggestion", &hint)], Some(s));
                 }
             }
             _ => {}

@@ -1,6 +1,7 @@
 //! CD103 `task-decorator-not-outermost`: a decorator above the task decorator wraps the task
 //! object, so callers lose `.delay()` and the worker never runs the outer behaviour.
 
+use crate::lint::fix::{self, Fix};
 use crate::lint::rules::RuleCx;
 
 /// Decorators that return their argument unchanged or only annotate it.
@@ -33,12 +34,17 @@ pub(crate) fn check(cx: &mut RuleCx<'_>) {
             continue;
         }
         let outer_name = outer.split('(').next().unwrap_or(outer).to_string();
+        // Unsafe: what the docs prescribe, but the outer decorator's behaviour moves.
+        let text = project.file(task.module).text();
+        let edits = fix::move_lines_before(text, def.decorator_span, def.decorator_line_offset);
+        let title = format!("Move `@{}` to the top", def.decorator_text);
         cx.report(
             task.module,
             def.decorator_span,
             &[("decorator", &def.decorator_text), ("outer", &outer_name)],
         )
         .with_task(task.name.as_deref())
-        .with_anchor(format!("{}|{}", def.qualname, outer_name));
+        .with_anchor(format!("{}|{}", def.qualname, outer_name))
+        .with_fix(edits.and_then(|e| Fix::unsafe_(title, e)));
     }
 }

@@ -2,7 +2,8 @@
 //! writes a result to the backend.
 
 use crate::finding::Severity;
-use crate::lint::model::facts::{DispatchKind, ResultUse, Value};
+use crate::lint::fix::{self, Fix};
+use crate::lint::model::facts::{DispatchKind, ResultUse, TaskDecoratorKind, Value};
 use crate::lint::rules::RuleCx;
 
 pub(crate) fn check(cx: &mut RuleCx<'_>) {
@@ -68,9 +69,17 @@ pub(crate) fn check(cx: &mut RuleCx<'_>) {
             .take(5)
             .map(|(m, c)| cx.related(*m, c.span, "the result is discarded here"))
             .collect();
+        // Unsafe: results might be read from outside the repository.
+        let edit = (def.kind != TaskDecoratorKind::Class)
+            .then(|| {
+                let text = project.file(task.module).text();
+                fix::set_keyword(text, def.decorator_span, "ignore_result", "True")
+            })
+            .flatten();
         let f = cx
             .report(task.module, def.def_span, &[("task", &name)])
-            .with_task(task.name.as_deref());
+            .with_task(task.name.as_deref())
+            .with_fix(edit.and_then(|e| Fix::unsafe_("Add `ignore_result=True`", [e])));
         if extended {
             f.with_severity(Severity::Info);
         }

@@ -1,7 +1,8 @@
 //! CD403 `autoretry-without-backoff`: automatic retries at a fixed delay retry in synchronised
 //! waves against a dependency that is already failing.
 
-use crate::lint::model::facts::Value;
+use crate::lint::fix::{self, Fix};
+use crate::lint::model::facts::{TaskDecoratorKind, Value};
 use crate::lint::rules::RuleCx;
 
 pub(crate) fn check(cx: &mut RuleCx<'_>) {
@@ -54,11 +55,20 @@ pub(crate) fn check(cx: &mut RuleCx<'_>) {
         };
         let schedule = format!("{retries} at +{delay} s each");
         let name = project.task_label(task);
+        // Unsafe (changes timing). Only where the decorator itself sets `autoretry_for`, so
+        // the new option lands next to the one it tunes.
+        let edit = (def.kind != TaskDecoratorKind::Class && def.option("autoretry_for").is_some())
+            .then(|| {
+                let text = project.file(task.module).text();
+                fix::set_keyword(text, def.decorator_span, "retry_backoff", "True")
+            })
+            .flatten();
         cx.report(
             task.module,
             def.def_span,
             &[("task", &name), ("schedule", &schedule)],
         )
-        .with_task(task.name.as_deref());
+        .with_task(task.name.as_deref())
+        .with_fix(edit.and_then(|e| Fix::unsafe_("Add `retry_backoff=True`", [e])));
     }
 }

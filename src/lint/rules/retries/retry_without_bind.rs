@@ -1,6 +1,8 @@
 //! CD401 `retry-without-bind`: `self.retry()` (or a `self` parameter) in a task that is not
 //! bound: the error-handling path itself crashes.
 
+use crate::lint::fix::{self, Fix};
+use crate::lint::model::facts::TaskDecoratorKind;
 use crate::lint::rules::RuleCx;
 
 pub(crate) fn check(cx: &mut RuleCx<'_>) {
@@ -18,8 +20,16 @@ pub(crate) fn check(cx: &mut RuleCx<'_>) {
         let uses_self = def.top_level && !def.body.self_attrs.is_empty();
         if self_param || uses_self {
             let name = project.task_label(task);
+            // Safe only when `self` is already the first parameter: every caller crashes now.
+            let text = project.file(task.module).text();
+            let edit = (self_param && def.kind != TaskDecoratorKind::Class)
+                .then(|| fix::set_keyword(text, def.decorator_span, "bind", "True"))
+                .flatten();
             cx.report(task.module, def.def_span, &[("task", &name)])
-                .with_task(task.name.as_deref());
+                .with_task(task.name.as_deref())
+                .with_fix(
+                    edit.and_then(|e| Fix::safe("Add `bind=True` to the task decorator", [e])),
+                );
         }
     }
 }
