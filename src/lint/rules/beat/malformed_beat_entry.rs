@@ -17,6 +17,8 @@
 //! ## Fix safety
 //! Safe for a single literal `args` (`("weekly")` → `("weekly",)`).
 
+use crate::finding::Span;
+use crate::lint::fix::{Edit, Fix};
 use crate::lint::model::facts::Value;
 use crate::lint::model::{BEAT_ENTRY_KEYS, DJANGO_BEAT_ENTRY_KEYS, Scheduler};
 use crate::lint::rules::RuleCx;
@@ -83,7 +85,8 @@ pub(crate) fn check(cx: &mut RuleCx<'_>) {
                 span,
                 Some(kind),
                 &[("entry", name), ("value", &text)],
-            );
+            )
+            .with_fix(one_item_tuple(project.file(entry.module).text(), span));
         }
         // 3. `kwargs` that is not a mapping.
         if let Some(kwargs) = entry.value.dict_get("kwargs")
@@ -116,7 +119,8 @@ pub(crate) fn check(cx: &mut RuleCx<'_>) {
             && let Some(kind) = bad_args(args)
         {
             let text = super::source_text(project, m, span);
-            cx.report_variant(m, span, Some(kind), &[("entry", &label), ("value", &text)]);
+            cx.report_variant(m, span, Some(kind), &[("entry", &label), ("value", &text)])
+                .with_fix(one_item_tuple(project.file(m).text(), span));
         }
         if let Some((kwargs, span)) = p.keyword("kwargs")
             && bad_kwargs(kwargs)
@@ -152,6 +156,21 @@ pub(crate) fn check(cx: &mut RuleCx<'_>) {
 }
 
 /// `args` that is a string (`("weekly")` without the comma) or a single non-sequence value.
+/// The safe fix for a one-item `args`: `("weekly")` → `("weekly",)` (the parser's span of a
+/// parenthesised value leaves the parentheses out), `"weekly"` / `42` → `("weekly",)` / `(42,)`.
+/// Beat calls the task with exactly that one argument, which is what the author meant.
+fn one_item_tuple(source: &str, span: Span) -> Option<Fix> {
+    let value = source.get(span.start as usize..span.end as usize)?;
+    let before = source[..span.start as usize].trim_end().chars().last();
+    let after = source[span.end as usize..].trim_start().chars().next();
+    let edit = if before == Some('(') && after == Some(')') {
+        Edit::insertion(",", span.end)
+    } else {
+        Edit::replacement(format!("({value},)"), span)
+    };
+    Fix::safe("Make `args` a one-item tuple", [edit])
+}
+
 fn bad_args(v: &Value) -> Option<&'static str> {
     match v {
         Value::Str(_) => Some("args_string"),

@@ -16,6 +16,7 @@
 use std::collections::BTreeMap;
 
 use crate::finding::Severity;
+use crate::lint::fix::{self, Fix};
 use crate::lint::model::project::SourceKind;
 use crate::lint::model::settings::{self, KeyKind, Mode};
 use crate::lint::model::{Project, SettingEntry};
@@ -37,7 +38,17 @@ fn old_spelling(new: &str) -> Option<&'static str> {
 pub(crate) fn check(cx: &mut RuleCx<'_>) {
     let project = cx.project;
     let mut reported = std::collections::HashSet::new();
-    for (label, mode, keys) in sources(project) {
+    let all = sources(project);
+    // A module star-imported by several sources (settings/base.py): renaming a key there changes
+    // every one of them, so its fix is withheld.
+    let mut sources_of_module: std::collections::HashMap<usize, usize> = Default::default();
+    for (_, _, keys) in &all {
+        let modules: std::collections::HashSet<usize> = keys.iter().map(|k| k.module).collect();
+        for m in modules {
+            *sources_of_module.entry(m).or_default() += 1;
+        }
+    }
+    for (label, mode, keys) in all {
         if matches!(mode, Mode::Unknown) {
             continue;
         }
@@ -101,13 +112,28 @@ pub(crate) fn check(cx: &mut RuleCx<'_>) {
             if !reported.insert((k.module, k.span)) {
                 continue;
             }
+            // Safe fix for an old key among new ones: the new spelling, which Celery reads.
+            // (A new key among old ones is left alone: its old spelling is deprecated; CD701's
+            // fixes rename the old keys instead.)
+            let fix = match &k.kind {
+                KeyKind::Old(n)
+                    if !project.config.read_by_code.contains(&k.raw)
+                        && sources_of_module.get(&k.module).copied() == Some(1) =>
+                {
+                    let new_name = settings::spell(n, &Mode::Plain);
+                    fix::rename(project.file(k.module).text(), k.span, &k.raw, &new_name)
+                        .and_then(|e| Fix::safe(format!("Rename to `{new_name}`"), [e]))
+                }
+                _ => None,
+            };
             cx.report_variant(
                 k.module,
                 k.span,
                 variant,
                 &[("key", &k.raw), ("source", &label)],
             )
-            .with_anchor(k.raw.clone());
+            .with_anchor(k.raw.clone())
+            .with_fix(fix);
         }
     }
 }
