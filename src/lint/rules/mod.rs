@@ -8,6 +8,7 @@ use super::model::Project;
 use crate::finding::{Finding, Related, Severity, SourceFile, Span};
 
 mod beat;
+mod canvas;
 mod configuration;
 mod django_orm;
 mod framework;
@@ -52,15 +53,20 @@ register_rules! {
     CD301 => results::result_stored_but_never_read::check,
     CD302 => results::result_expiry_disabled::check,
     CD303 => results::result_read_from_task_that_ignores_results::check,
+    CD304 => results::unserializable_task_return_value::check,
     CD401 => retries::retry_without_bind::check,
     CD402 => retries::retry_swallowed_by_broad_except::check,
     CD403 => retries::autoretry_without_backoff::check,
     CD404 => retries::unbounded_retries::check,
+    CD501 => canvas::chord_cannot_complete::check,
+    CD502 => canvas::canvas_argument_arity_mismatch::check,
+    CD503 => canvas::async_result_passed_as_argument::check,
     CD602 => django_orm::dispatch_inside_atomic_block::check,
     CD701 => configuration::deprecated_setting_name::check,
     CD703 => configuration::unknown_or_ignored_setting::check,
     CD801 => security::pickle_serializer_enabled::check,
     CD803 => security::hardcoded_broker_credentials::check,
+    CD804 => security::unserializable_task_argument::check,
     CD903 => beat::crontab_fires_every_minute::check,
 }
 
