@@ -1134,6 +1134,9 @@ impl<'s> Extractor<'s> {
         if is_serializer_registration(q) {
             self.facts.registers_serializer = true;
         }
+        if self.is_opaque_config(call) {
+            self.facts.opaque_config = true;
+        }
         if let Expr::Attribute(attr) = call.func.as_ref() {
             if attr.attr.as_str() == "setup_security"
                 && let Some(v) = Self::keyword(call, "allowed_serializers")
@@ -1710,6 +1713,7 @@ impl<'s> Extractor<'s> {
                             self.scope().bindings.remove(n.id.as_str());
                         }
                     }
+                    self.unbind_targets(target);
                 }
                 _ => {}
             }
@@ -2695,6 +2699,15 @@ impl<'s> Extractor<'s> {
                 None
             }
             Expr::Call(c) => {
+                // `request.FILES.get("avatar")`
+                if let Expr::Attribute(get) = c.func.as_ref()
+                    && get.attr.as_str() == "get"
+                    && let Expr::Attribute(files) = get.value.as_ref()
+                    && matches!(files.attr.as_str(), "FILES" | "files")
+                    && self.is_request_name(&files.value)
+                {
+                    return Some(ValueKind::UploadedFile);
+                }
                 if let Some(method) = Self::orm_method(expr) {
                     if INSTANCE_METHODS.contains(&method) {
                         return Some(ValueKind::ModelInstance);
@@ -2757,6 +2770,31 @@ impl<'s> Extractor<'s> {
                 Some(kind)
             }
             _ => None,
+        }
+    }
+}
+
+impl<'s> Extractor<'s> {
+    /// A configuration write whose keys the model cannot read.
+    fn is_opaque_config(&self, call: &ast::ExprCall) -> bool {
+        let Expr::Attribute(attr) = call.func.as_ref() else {
+            return false;
+        };
+        match attr.attr.as_str() {
+            "config_from_envvar" => true,
+            "update" | "setdefault" | "add_defaults" => {
+                let on_conf =
+                    matches!(attr.value.as_ref(), Expr::Attribute(c) if c.attr.as_str() == "conf");
+                on_conf
+                    && (attr.attr.as_str() != "update"
+                        || Self::has_star_kwargs(call)
+                        || call
+                            .arguments
+                            .args
+                            .iter()
+                            .any(|a| !matches!(a, Expr::Dict(_))))
+            }
+            _ => false,
         }
     }
 }

@@ -577,6 +577,9 @@ pub struct ModuleFacts {
     /// A kombu serializer or JSON type is registered here (`kombu.serialization.register`,
     /// `kombu.utils.json.register_type`): custom encoding is in play (CD304, CD804).
     pub registers_serializer: bool,
+    /// Configuration the model cannot read is applied here: `app.conf.update(variable)`,
+    /// `config_from_envvar(...)`, `conf.setdefault(...)`/`add_defaults(...)` (CD501).
+    pub opaque_config: bool,
 }
 
 /// A `celery worker`/`celery beat` command line from a deployment file (catalog M8).

@@ -15,16 +15,14 @@ pub(crate) fn check(cx: &mut RuleCx<'_>) {
             if !is_chord {
                 continue;
             }
-            // 1. A header or body task ignores its results.
+            // 1. A header task ignores its results.
             let mut reported = false;
             for member in all() {
-                let role = if member.feeds == Feed::HeaderResults {
-                    "header"
-                } else if member.receives == Feed::HeaderResults {
-                    "body"
-                } else {
+                // A body that ignores its result still runs (only the chord's own result
+                // stays `PENDING`, CD303's concern): header members are what block it.
+                if member.feeds != Feed::HeaderResults {
                     continue;
-                };
+                }
                 let Some(ti) = project.task_by_qualname(&member.target) else {
                     continue;
                 };
@@ -33,17 +31,10 @@ pub(crate) fn check(cx: &mut RuleCx<'_>) {
                 if project.task_ignores_result(def) != Some(true) {
                     continue;
                 }
-                let reason = if role == "header" {
-                    format!(
-                        "header task `{}` ignores its results, so the body never runs",
-                        def.func_name
-                    )
-                } else {
-                    format!(
-                        "body task `{}` ignores its results, so the chord's result stays `PENDING`",
-                        def.func_name
-                    )
-                };
+                let reason = format!(
+                    "header task `{}` ignores its results, so the body never runs",
+                    def.func_name
+                );
                 let related = cx.related(
                     task.module,
                     def.def_span,
@@ -84,6 +75,7 @@ pub(crate) fn check(cx: &mut RuleCx<'_>) {
                     .all(|e| e.name() != Some("result_backend"))
                 && project.worker_commands.is_empty()
                 && !project.apps.is_empty()
+                && !project.modules.iter().any(|m| m.facts.opaque_config)
             {
                 cx.report(
                     m,
