@@ -2421,6 +2421,17 @@ impl<'s> Extractor<'s> {
         incoming: Feed,
         roles: &mut HashMap<(u32, u32), (Feed, Feed)>,
     ) -> Option<Flow> {
+        stacker::maybe_grow(RED_ZONE, STACK_GROWTH, || {
+            self.canvas_flow_inner(expr, incoming, roles)
+        })
+    }
+
+    fn canvas_flow_inner(
+        &self,
+        expr: &Expr,
+        incoming: Feed,
+        roles: &mut HashMap<(u32, u32), (Feed, Feed)>,
+    ) -> Option<Flow> {
         if self.signature_member(expr).is_some() {
             roles.insert(key(expr.range()), (incoming, Feed::Nothing));
             return Some(Flow {
@@ -2625,6 +2636,10 @@ impl<'s> Extractor<'s> {
 
     /// `Model.objects.<m>(...)...`: the last method, if the whole chain is a queryset chain.
     fn orm_method(expr: &Expr) -> Option<&str> {
+        stacker::maybe_grow(RED_ZONE, STACK_GROWTH, || Self::orm_method_inner(expr))
+    }
+
+    fn orm_method_inner(expr: &Expr) -> Option<&str> {
         let Expr::Call(c) = expr else { return None };
         let Expr::Attribute(a) = c.func.as_ref() else {
             return None;

@@ -15,13 +15,20 @@ pub(crate) fn check(cx: &mut RuleCx<'_>) {
             continue;
         };
         let task = &project.tasks[ti];
+        let def = project.def(task);
         let name = project.task_label(task);
         for arg in &call.arg_kinds {
             if arg.kind != ValueKind::AsyncResult {
                 continue;
             }
+            let related = cx.related(
+                task.module,
+                def.def_span,
+                format!("`{}` is defined here", def.func_name),
+            );
             cx.report(m, arg.span, &[("arg", &arg.text), ("task", &name)])
-                .with_task(task.name.as_deref());
+                .with_task(task.name.as_deref())
+                .with_related(related);
         }
     }
 }

@@ -40,12 +40,18 @@ pub(crate) fn check(cx: &mut RuleCx<'_>) {
                 continue;
             }
             let what = arg.kind.describe();
+            let related = cx.related(
+                task.module,
+                def.def_span,
+                format!("`{}` is defined here", def.func_name),
+            );
             cx.report(
                 m,
                 arg.span,
                 &[("arg", &arg.text), ("what", &what), ("task", &name)],
             )
-            .with_task(task.name.as_deref());
+            .with_task(task.name.as_deref())
+            .with_related(related);
         }
     }
 }
