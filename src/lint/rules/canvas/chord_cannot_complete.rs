@@ -76,6 +76,27 @@ pub(crate) fn check(cx: &mut RuleCx<'_>) {
                 && project.worker_commands.is_empty()
                 && !project.apps.is_empty()
                 && !project.modules.iter().any(|m| m.facts.opaque_config)
+                && project.apps.iter().all(|(_, app)| {
+                    // `Celery(config_source=..., changes=...)` brings configuration too.
+                    app.kwargs.iter().all(|(k, _, _)| {
+                        matches!(
+                            k.as_str(),
+                            "broker"
+                                | "include"
+                                | "task_cls"
+                                | "set_as_current"
+                                | "autofinalize"
+                                | "strict_typing"
+                                | "fixups"
+                                | "log"
+                                | "control"
+                                | "events"
+                                | "amqp"
+                                | "tasks"
+                                | "main"
+                        )
+                    })
+                })
             {
                 cx.report(
                     m,
