@@ -889,6 +889,7 @@ impl<'s> Extractor<'s> {
             span: span(c.range()),
             receives: Feed::Unknown,
             feeds: Feed::Nothing,
+            set_options: Vec::new(),
         })
     }
 
@@ -952,7 +953,7 @@ impl<'s> Extractor<'s> {
         let complete = header.iter().all(|h| self.canvas_members(h, &mut members));
         let mut body_members = Vec::new();
         let body_complete = body.is_none_or(|b| self.canvas_members(b, &mut body_members));
-        self.assign_feeds(expr, &mut members, &mut body_members);
+        self.assign_feeds(expr, body, &mut members, &mut body_members);
         self.facts.canvases.push(CanvasFacts {
             kind,
             members,
@@ -2369,6 +2370,13 @@ const QUERYSET_METHODS: &[&str] = &[
 /// Queryset methods that return one model instance.
 const INSTANCE_METHODS: &[&str] = &["get", "create", "first", "last", "latest", "earliest"];
 
+/// A member seen while following a canvas's result flow.
+struct Role {
+    receives: Feed,
+    feeds: Feed,
+    member: CanvasMember,
+}
+
 /// The structure of a canvas expression as it passes results: the members whose results flow
 /// out of it, and whether those arrive as a list (a group).
 struct Flow {
@@ -2379,28 +2387,75 @@ struct Flow {
 impl<'s> Extractor<'s> {
     // ----- canvas result flow (CD304, CD501, CD502) -----------------------------------------
 
-    /// Set `receives`/`feeds` on the members of a recorded canvas.
-    fn assign_feeds(&self, expr: &Expr, members: &mut [CanvasMember], body: &mut [CanvasMember]) {
-        let mut roles: HashMap<(u32, u32), (Feed, Feed)> = HashMap::default();
+    /// Set `receives`/`feeds` on the members of a recorded canvas, and add the members the
+    /// flat walk gave up on (`.set(...)` wrappers, members after an unknown element).
+    fn assign_feeds(
+        &self,
+        expr: &Expr,
+        body_expr: Option<&Expr>,
+        members: &mut Vec<CanvasMember>,
+        body: &mut Vec<CanvasMember>,
+    ) {
+        let mut roles: HashMap<(u32, u32), Role> = HashMap::default();
         let _ = self.canvas_flow(expr, Feed::Nothing, &mut roles);
         for m in members.iter_mut().chain(body.iter_mut()) {
-            if let Some(&(receives, feeds)) = roles.get(&(m.span.start, m.span.end)) {
-                m.receives = receives;
-                m.feeds = feeds;
+            if let Some(role) = roles.remove(&(m.span.start, m.span.end)) {
+                m.receives = role.receives;
+                m.feeds = role.feeds;
+            }
+        }
+        let body_range = body_expr.map(|b| key(b.range()));
+        let mut extra: Vec<Role> = roles.into_values().collect();
+        extra.sort_by_key(|r| r.member.span.start);
+        for role in extra {
+            let mut m = role.member;
+            m.receives = role.receives;
+            m.feeds = role.feeds;
+            match body_range {
+                Some((start, end)) if start <= m.span.start && m.span.end <= end => body.push(m),
+                _ => members.push(m),
             }
         }
     }
 
-    fn mark_feeds(roles: &mut HashMap<(u32, u32), (Feed, Feed)>, flow: &Flow, as_: Feed) {
+    /// A signature member, possibly wrapped in `.set(...)` (which returns the signature).
+    fn wrapped_member(&self, expr: &Expr) -> Option<CanvasMember> {
+        if let Some(m) = self.signature_member(expr) {
+            return Some(m);
+        }
+        let Expr::Call(c) = expr else { return None };
+        let Expr::Attribute(a) = c.func.as_ref() else {
+            return None;
+        };
+        if a.attr.as_str() != "set" || !c.arguments.args.is_empty() || Self::has_star_kwargs(c) {
+            return None;
+        }
+        let mut m = self.wrapped_member(&a.value)?;
+        for k in &c.arguments.keywords {
+            if let Some(name) = &k.arg {
+                let v = self.eval(&k.value);
+                if name.as_str() == "immutable" {
+                    match v.truthy() {
+                        Some(b) => m.immutable = b,
+                        None => return None,
+                    }
+                }
+                m.set_options.push((name.to_string(), v));
+            }
+        }
+        Some(m)
+    }
+
+    fn mark_feeds(roles: &mut HashMap<(u32, u32), Role>, flow: &Flow, as_: Feed) {
         for t in &flow.tails {
             if let Some(r) = roles.get_mut(t) {
-                r.1 = as_;
+                r.feeds = as_;
             }
         }
     }
 
     /// What follows `prev` receives: the parent's value, or the list of a group's results.
-    fn next_feed(roles: &mut HashMap<(u32, u32), (Feed, Feed)>, prev: Option<&Flow>) -> Feed {
+    fn next_feed(roles: &mut HashMap<(u32, u32), Role>, prev: Option<&Flow>) -> Feed {
         match prev {
             None => Feed::Unknown,
             Some(flow) => {
@@ -2419,7 +2474,7 @@ impl<'s> Extractor<'s> {
         &self,
         expr: &Expr,
         incoming: Feed,
-        roles: &mut HashMap<(u32, u32), (Feed, Feed)>,
+        roles: &mut HashMap<(u32, u32), Role>,
     ) -> Option<Flow> {
         stacker::maybe_grow(RED_ZONE, STACK_GROWTH, || {
             self.canvas_flow_inner(expr, incoming, roles)
@@ -2430,12 +2485,20 @@ impl<'s> Extractor<'s> {
         &self,
         expr: &Expr,
         incoming: Feed,
-        roles: &mut HashMap<(u32, u32), (Feed, Feed)>,
+        roles: &mut HashMap<(u32, u32), Role>,
     ) -> Option<Flow> {
-        if self.signature_member(expr).is_some() {
-            roles.insert(key(expr.range()), (incoming, Feed::Nothing));
+        if let Some(member) = self.wrapped_member(expr) {
+            let k = (member.span.start, member.span.end);
+            roles.insert(
+                k,
+                Role {
+                    receives: incoming,
+                    feeds: Feed::Nothing,
+                    member,
+                },
+            );
             return Some(Flow {
-                tails: vec![key(expr.range())],
+                tails: vec![k],
                 list: false,
             });
         }
@@ -2500,7 +2563,7 @@ impl<'s> Extractor<'s> {
         &self,
         args: &[Expr],
         incoming: Feed,
-        roles: &mut HashMap<(u32, u32), (Feed, Feed)>,
+        roles: &mut HashMap<(u32, u32), Role>,
     ) -> Option<Flow> {
         let items: Vec<&Expr> = match args {
             [Expr::List(l)] => l.elts.iter().collect(),

@@ -488,6 +488,8 @@ pub struct CanvasMember {
     /// How its result is passed on: `Nothing` (it is not), `ParentResult` (in the next
     /// message of a chain), `HeaderResults` (collected by the result backend for a chord body).
     pub feeds: Feed,
+    /// Options given with `.set(...)` on the signature (`task.s(x).set(ignore_result=False)`).
+    pub set_options: Vec<(String, Value)>,
 }
 
 /// A canvas construction (catalog M5): `chain`, `group`, `chord`, or `a.s() | b.s()`.

@@ -23,6 +23,14 @@ pub(crate) fn check(cx: &mut RuleCx<'_>) {
                 if member.feeds != Feed::HeaderResults {
                     continue;
                 }
+                // `.set(ignore_result=False)` (or a value the model cannot read) on the member.
+                let overridden = member
+                    .set_options
+                    .iter()
+                    .any(|(k, v)| k == "ignore_result" && v.truthy() != Some(true));
+                if overridden {
+                    continue;
+                }
                 let Some(ti) = project.task_by_qualname(&member.target) else {
                     continue;
                 };
