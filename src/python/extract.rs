@@ -855,7 +855,7 @@ impl<'s> Extractor<'s> {
             Expr::Call(c) => self.canvas_kind(&c.func).is_some(),
             // `a.s() | b.s()`
             Expr::BinOp(b) if b.op == Operator::BitOr => {
-                self.signature_member(&b.left).is_some() || self.is_canvas_expr(&b.left)
+                self.wrapped_member(&b.left).is_some() || self.is_canvas_expr(&b.left)
             }
             _ => false,
         }
@@ -930,12 +930,16 @@ impl<'s> Extractor<'s> {
                         _ => (kind, c.arguments.args.iter().collect(), None),
                     }
                 } else if let Expr::Call(inner) = c.func.as_ref() {
-                    // `chord(header)(body)`
+                    // `chord(header)(body)`, or `chord(header, body)()` applied at once.
                     if self.canvas_kind(&inner.func) == Some(CanvasKind::Chord) {
                         (
                             CanvasKind::Chord,
                             inner.arguments.args.first().into_iter().collect(),
-                            c.arguments.args.first(),
+                            inner
+                                .arguments
+                                .args
+                                .get(1)
+                                .or_else(|| c.arguments.args.first()),
                         )
                     } else {
                         return;
@@ -2532,11 +2536,18 @@ impl<'s> Extractor<'s> {
                     }
                     Some(CanvasKind::Chord) => (c.arguments.args.first(), c.arguments.args.get(1)),
                     None => match c.func.as_ref() {
-                        // `chord(header)(body)`
+                        // `chord(header)(body)`, or `chord(header, body)()`
                         Expr::Call(inner)
                             if self.canvas_kind(&inner.func) == Some(CanvasKind::Chord) =>
                         {
-                            (inner.arguments.args.first(), c.arguments.args.first())
+                            (
+                                inner.arguments.args.first(),
+                                inner
+                                    .arguments
+                                    .args
+                                    .get(1)
+                                    .or_else(|| c.arguments.args.first()),
+                            )
                         }
                         _ => return None,
                     },
