@@ -1,7 +1,7 @@
 //! CD304 `unserializable-task-return-value`: a task returns what the result serializer cannot
 //! encode (an ORM object, a response, a file, a set…), or is a generator whose body never runs.
 
-use crate::lint::model::facts::{Feed, ValueKind};
+use crate::lint::model::facts::{DispatchKind, Feed, ValueKind};
 use crate::lint::model::project::{ClassEncoding, Encoding};
 use crate::lint::rules::RuleCx;
 
@@ -18,6 +18,17 @@ pub(crate) fn check(cx: &mut RuleCx<'_>) {
                     chained[ti] = true;
                 }
             }
+        }
+    }
+    // `apply_async(..., link=callback)`: the callback receives the return value.
+    for (_, call) in project.calls() {
+        if matches!(
+            call.kind,
+            DispatchKind::ApplyAsync | DispatchKind::ApplyAsyncOnCommit
+        ) && call.call_keywords.iter().any(|(k, _, _)| k == "link")
+            && let Some(ti) = project.task_for_call(call)
+        {
+            chained[ti] = true;
         }
     }
     for (ti, task) in project.tasks.iter().enumerate() {
