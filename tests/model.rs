@@ -217,3 +217,108 @@ fn config_class_entries_point_at_the_defining_module() {
     assert_eq!(e.source, SourceKind::ConfigClass);
     assert_eq!(p.file(e.module).display_path(), "proj/base.py");
 }
+
+#[test]
+fn canvas_members_know_what_they_receive_and_pass_on() {
+    use celery_doctor::lint::model::facts::Feed;
+    let p = project(&[(
+        "flows.py",
+        concat!(
+            "from celery import chain, chord, group, shared_task\n",
+            "@shared_task\ndef a(x): ...\n@shared_task\ndef b(x): ...\n@shared_task\ndef c(x): ...\n",
+            "def f(y):\n",
+            "    chain(a.s(1), group(b.s(), c.s()), a.s()).delay()\n",
+            "    chord([a.s(1)], b.s())()\n",
+            "    (a.s(1).set(queue='q') | b.si(2)).delay()\n",
+            "    chain(y, c.s()).delay()\n",
+        ),
+    )]);
+    let m = &p.modules[0].facts;
+    let roles = |i: usize| -> Vec<(String, Feed, Feed)> {
+        let mut v: Vec<_> = m.canvases[i]
+            .members
+            .iter()
+            .chain(&m.canvases[i].body)
+            .map(|x| (x.target.clone(), x.receives, x.feeds))
+            .collect();
+        v.sort_by(|l, r| l.0.cmp(&r.0));
+        v
+    };
+    use Feed::*;
+    // a → group(b, c) → a: the group members get a's value, the last `a` the list.
+    let first: Vec<_> = m.canvases[0]
+        .members
+        .iter()
+        .map(|x| (x.target.as_str(), x.receives, x.feeds))
+        .collect();
+    assert_eq!(
+        first,
+        vec![
+            ("flows.a", Nothing, ParentResult),
+            ("flows.b", ParentResult, HeaderResults),
+            ("flows.c", ParentResult, HeaderResults),
+            ("flows.a", HeaderResults, Nothing),
+        ]
+    );
+    assert_eq!(
+        roles(1),
+        vec![
+            ("flows.a".into(), Nothing, HeaderResults),
+            ("flows.b".into(), HeaderResults, Nothing),
+        ]
+    );
+    // `.set(...)` is followed; the member keeps its options.
+    let third = &m.canvases[2];
+    assert_eq!(third.members.len(), 2);
+    let routed = third
+        .members
+        .iter()
+        .find(|x| x.target == "flows.a")
+        .unwrap();
+    assert_eq!(routed.feeds, ParentResult);
+    assert_eq!(routed.set_options[0].0, "queue");
+    assert!(
+        third
+            .members
+            .iter()
+            .any(|x| x.immutable && x.receives == ParentResult)
+    );
+    // After an element the model does not understand, nothing is known.
+    assert_eq!(roles(3), vec![("flows.c".into(), Unknown, Nothing)]);
+}
+
+#[test]
+fn dispatch_arguments_and_returns_have_coarse_types() {
+    use celery_doctor::lint::model::facts::ValueKind;
+    let p = project(&[(
+        "views.py",
+        concat!(
+            "from celery import shared_task\n",
+            "from shop.models import Order\n",
+            "@shared_task\ndef t(*a, **k):\n    return Order.objects.get(pk=1)\n",
+            "def v(request, ids):\n",
+            "    r = t.delay(1)\n",
+            "    f = open('x')\n",
+            "    t.delay(r, f, set(ids), request.FILES['x'], r.id, kw=lambda: 1)\n",
+        ),
+    )]);
+    let m = &p.modules[0].facts;
+    assert_eq!(m.tasks[0].returns[0].kind, ValueKind::ModelInstance);
+    let call = m
+        .calls
+        .iter()
+        .find(|c| c.text == "t.delay" && c.args == ArgCount::Known(5))
+        .unwrap();
+    let kinds: Vec<_> = call.arg_kinds.iter().map(|a| a.kind.clone()).collect();
+    assert_eq!(
+        kinds,
+        vec![
+            ValueKind::AsyncResult,
+            ValueKind::OpenFile,
+            ValueKind::Set,
+            ValueKind::UploadedFile,
+            ValueKind::Lambda,
+        ]
+    );
+    assert_eq!(call.arg_kinds[4].keyword.as_deref(), Some("kw"));
+}

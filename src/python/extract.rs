@@ -99,6 +99,14 @@ struct Scope {
     /// Qualified name of this scope's `def` (module-level function or method of a top-level
     /// class); `None` for nested defs and lambdas.
     def_name: Option<String>,
+    /// Coarse types of local names bound once (`f = open(...)`), for CD304/CD503/CD804.
+    kinds: HashMap<String, ValueKind>,
+    /// How often each local name is bound; a name bound twice has no known type.
+    bind_counts: HashMap<String, u32>,
+    /// Functions defined in this function's body.
+    local_defs: HashSet<String>,
+    /// Parameter names of this function.
+    params: HashSet<String>,
 }
 
 struct TryFrame {
@@ -652,6 +660,7 @@ impl<'s> Extractor<'s> {
                     mutable_defaults,
                     top_level,
                     branch: self.branch,
+                    returns: Vec::new(),
                 });
                 task_idx = Some(self.facts.tasks.len() - 1);
                 break;
@@ -694,6 +703,7 @@ impl<'s> Extractor<'s> {
                 mutable_defaults: Vec::new(),
                 top_level: true,
                 branch: self.branch,
+                returns: Vec::new(),
             });
             task_idx = Some(self.facts.tasks.len() - 1);
         }
@@ -719,6 +729,7 @@ impl<'s> Extractor<'s> {
             def_short_name: f.name.to_string(),
             ..Scope::default()
         };
+        scope.params = f.parameters.iter().map(|p| p.name().to_string()).collect();
         if let Some(i) = task_idx {
             scope.mutable_params = self.facts.tasks[i]
                 .mutable_defaults
@@ -889,7 +900,7 @@ impl<'s> Extractor<'s> {
             Expr::Call(c) => self.canvas_kind(&c.func).is_some(),
             // `a.s() | b.s()`
             Expr::BinOp(b) if b.op == Operator::BitOr => {
-                self.signature_member(&b.left).is_some() || self.is_canvas_expr(&b.left)
+                self.wrapped_member(&b.left).is_some() || self.is_canvas_expr(&b.left)
             }
             _ => false,
         }
@@ -921,6 +932,9 @@ impl<'s> Extractor<'s> {
             immutable,
             args,
             span: span(c.range()),
+            receives: Feed::Unknown,
+            feeds: Feed::Nothing,
+            set_options: Vec::new(),
         })
     }
 
@@ -961,12 +975,16 @@ impl<'s> Extractor<'s> {
                         _ => (kind, c.arguments.args.iter().collect(), None),
                     }
                 } else if let Expr::Call(inner) = c.func.as_ref() {
-                    // `chord(header)(body)`
+                    // `chord(header)(body)`, or `chord(header, body)()` applied at once.
                     if self.canvas_kind(&inner.func) == Some(CanvasKind::Chord) {
                         (
                             CanvasKind::Chord,
                             inner.arguments.args.first().into_iter().collect(),
-                            c.arguments.args.first(),
+                            inner
+                                .arguments
+                                .args
+                                .get(1)
+                                .or_else(|| c.arguments.args.first()),
                         )
                     } else {
                         return;
@@ -984,6 +1002,7 @@ impl<'s> Extractor<'s> {
         let complete = header.iter().all(|h| self.canvas_members(h, &mut members));
         let mut body_members = Vec::new();
         let body_complete = body.is_none_or(|b| self.canvas_members(b, &mut body_members));
+        self.assign_feeds(expr, body, &mut members, &mut body_members);
         self.facts.canvases.push(CanvasFacts {
             kind,
             members,
@@ -1167,6 +1186,12 @@ impl<'s> Extractor<'s> {
             self.facts.sets_default_socket_timeout = true;
         }
         self.on_serializer_call(call, q);
+        if is_serializer_registration(q) {
+            self.facts.registers_serializer = true;
+        }
+        if self.is_opaque_config(call) {
+            self.facts.opaque_config = true;
+        }
         if let Expr::Attribute(attr) = call.func.as_ref() {
             if attr.attr.as_str() == "setup_security"
                 && let Some(v) = Self::keyword(call, "allowed_serializers")
@@ -1573,6 +1598,7 @@ impl<'s> Extractor<'s> {
             eta_delay: Self::keyword(call, "eta").and_then(|e| self.eta_delay(e)),
             orm_args: self.orm_args(kind, call),
             enclosing_def: self.scopes.last().and_then(|s| s.def_name.clone()),
+            arg_kinds: self.arg_kinds(kind, call),
         };
         self.facts.calls.push(site);
         self.call_index
@@ -1697,6 +1723,7 @@ impl<'s> Extractor<'s> {
                     if orm.is_some() || self.scopes.iter().any(|s| s.orm.contains_key(&name)) {
                         self.scope().orm.insert(name.clone(), orm);
                     }
+                    self.note_kind(&name, Some(value));
                     let scope = self.scope();
                     if scope.mutable_params.iter().any(|(p, _)| *p == name) {
                         scope.rebound.insert(name.clone());
@@ -1758,6 +1785,7 @@ impl<'s> Extractor<'s> {
                         }
                     }
                     self.bind_orm_tuple(&t.elts, value);
+                    self.unbind_targets(target);
                 }
                 _ => {}
             }
@@ -1976,6 +2004,9 @@ impl<'s> Extractor<'s> {
                 if self.at_module_level() && matches!(f.name.as_str(), "gen_task_name") {
                     self.facts.overrides_gen_task_name = true;
                 }
+                if !self.at_module_level() && self.class_depth == 0 {
+                    self.note_local_def(f.name.as_str());
+                }
                 self.visit_function(f);
                 return;
             }
@@ -2061,6 +2092,7 @@ impl<'s> Extractor<'s> {
                         methods,
                         async_methods,
                         span: span(c.name.range()),
+                        base_exprs: c.arguments.as_ref().map_or(0, |a| a.args.len()),
                     });
                     self.class_task = is_task_class
                         .then(|| (self.facts.classes.len() - 1, c.range().start().to_u32()));
@@ -2123,6 +2155,9 @@ impl<'s> Extractor<'s> {
                 if let Some(Expr::Name(n)) = r.value.as_deref() {
                     self.use_mutable(n.id.as_str());
                 }
+                if let Some(v) = r.value.as_deref() {
+                    self.note_return(v);
+                }
             }
             Stmt::Expr(e) => {
                 if let Expr::Call(c) = e.value.as_ref() {
@@ -2148,6 +2183,9 @@ impl<'s> Extractor<'s> {
                         if q.ends_with("allow_join_result") {
                             allow += 1;
                         }
+                        if let Some(Expr::Name(n)) = item.optional_vars.as_deref() {
+                            self.note_kind(n.id.as_str(), Some(&item.context_expr));
+                        }
                         if (q == "requests.Session" || q == "requests.session")
                             && let Some(Expr::Name(n)) = item.optional_vars.as_deref()
                         {
@@ -2166,7 +2204,9 @@ impl<'s> Extractor<'s> {
                 return;
             }
             Stmt::For(f) => {
-                // Iterable first, then bind the loop variable (ORM rows), then the target.
+                // The loop variable has no single known type (CD304/CD804); then the iterable,
+                // then bind the loop variable to ORM rows, then the target.
+                self.unbind_targets(&f.target);
                 self.visit_expr(&f.iter);
                 self.bind_orm_loop(&f.target, &f.iter);
                 self.visit_expr(&f.target);
@@ -3245,5 +3285,551 @@ impl<'s> Extractor<'s> {
             has_star: Self::has_star_kwargs(call) || Self::has_starred(call),
             function,
         });
+    }
+}
+
+/// `kombu.serialization.register(...)` or `kombu.utils.json.register_type(...)`.
+fn is_serializer_registration(q: &str) -> bool {
+    matches!(
+        q,
+        "kombu.serialization.register"
+            | "kombu.serialization.registry.register"
+            | "kombu.utils.json.register_type"
+    )
+}
+
+/// Queryset methods that return another queryset.
+const QUERYSET_METHODS: &[&str] = &[
+    "all",
+    "filter",
+    "exclude",
+    "order_by",
+    "select_related",
+    "prefetch_related",
+    "values",
+    "values_list",
+    "distinct",
+    "annotate",
+    "only",
+    "defer",
+    "none",
+    "using",
+    "reverse",
+    "select_for_update",
+];
+/// Queryset methods that return one model instance.
+const INSTANCE_METHODS: &[&str] = &["get", "create", "first", "last", "latest", "earliest"];
+
+/// A member seen while following a canvas's result flow.
+struct Role {
+    receives: Feed,
+    feeds: Feed,
+    member: CanvasMember,
+}
+
+/// The structure of a canvas expression as it passes results: the members whose results flow
+/// out of it, and whether those arrive as a list (a group).
+struct Flow {
+    tails: Vec<(u32, u32)>,
+    list: bool,
+}
+
+impl<'s> Extractor<'s> {
+    // ----- canvas result flow (CD304, CD501, CD502) -----------------------------------------
+
+    /// Set `receives`/`feeds` on the members of a recorded canvas, and add the members the
+    /// flat walk gave up on (`.set(...)` wrappers, members after an unknown element).
+    fn assign_feeds(
+        &self,
+        expr: &Expr,
+        body_expr: Option<&Expr>,
+        members: &mut Vec<CanvasMember>,
+        body: &mut Vec<CanvasMember>,
+    ) {
+        let mut roles: HashMap<(u32, u32), Role> = HashMap::default();
+        let _ = self.canvas_flow(expr, Feed::Nothing, &mut roles);
+        for m in members.iter_mut().chain(body.iter_mut()) {
+            if let Some(role) = roles.remove(&(m.span.start, m.span.end)) {
+                m.receives = role.receives;
+                m.feeds = role.feeds;
+            }
+        }
+        let body_range = body_expr.map(|b| key(b.range()));
+        let mut extra: Vec<Role> = roles.into_values().collect();
+        extra.sort_by_key(|r| r.member.span.start);
+        for role in extra {
+            let mut m = role.member;
+            m.receives = role.receives;
+            m.feeds = role.feeds;
+            match body_range {
+                Some((start, end)) if start <= m.span.start && m.span.end <= end => body.push(m),
+                _ => members.push(m),
+            }
+        }
+    }
+
+    /// A signature member, possibly wrapped in `.set(...)` (which returns the signature).
+    fn wrapped_member(&self, expr: &Expr) -> Option<CanvasMember> {
+        if let Some(m) = self.signature_member(expr) {
+            return Some(m);
+        }
+        let Expr::Call(c) = expr else { return None };
+        let Expr::Attribute(a) = c.func.as_ref() else {
+            return None;
+        };
+        if a.attr.as_str() != "set" || !c.arguments.args.is_empty() || Self::has_star_kwargs(c) {
+            return None;
+        }
+        let mut m = self.wrapped_member(&a.value)?;
+        for k in &c.arguments.keywords {
+            if let Some(name) = &k.arg {
+                let v = self.eval(&k.value);
+                if name.as_str() == "immutable" {
+                    match v.truthy() {
+                        Some(b) => m.immutable = b,
+                        None => return None,
+                    }
+                }
+                m.set_options.push((name.to_string(), v));
+            }
+        }
+        Some(m)
+    }
+
+    fn mark_feeds(roles: &mut HashMap<(u32, u32), Role>, flow: &Flow, as_: Feed) {
+        for t in &flow.tails {
+            if let Some(r) = roles.get_mut(t) {
+                r.feeds = as_;
+            }
+        }
+    }
+
+    /// What follows `prev` receives: the parent's value, or the list of a group's results.
+    fn next_feed(roles: &mut HashMap<(u32, u32), Role>, prev: Option<&Flow>) -> Feed {
+        match prev {
+            None => Feed::Unknown,
+            Some(flow) => {
+                let feed = if flow.list {
+                    Feed::HeaderResults
+                } else {
+                    Feed::ParentResult
+                };
+                Self::mark_feeds(roles, flow, feed);
+                feed
+            }
+        }
+    }
+
+    fn canvas_flow(
+        &self,
+        expr: &Expr,
+        incoming: Feed,
+        roles: &mut HashMap<(u32, u32), Role>,
+    ) -> Option<Flow> {
+        stacker::maybe_grow(RED_ZONE, STACK_GROWTH, || {
+            self.canvas_flow_inner(expr, incoming, roles)
+        })
+    }
+
+    fn canvas_flow_inner(
+        &self,
+        expr: &Expr,
+        incoming: Feed,
+        roles: &mut HashMap<(u32, u32), Role>,
+    ) -> Option<Flow> {
+        if let Some(member) = self.wrapped_member(expr) {
+            let k = (member.span.start, member.span.end);
+            roles.insert(
+                k,
+                Role {
+                    receives: incoming,
+                    feeds: Feed::Nothing,
+                    member,
+                },
+            );
+            return Some(Flow {
+                tails: vec![k],
+                list: false,
+            });
+        }
+        match expr {
+            Expr::BinOp(b) if b.op == Operator::BitOr => {
+                let left = self.canvas_flow(&b.left, incoming, roles);
+                let next = Self::next_feed(roles, left.as_ref());
+                self.canvas_flow(&b.right, next, roles)
+            }
+            Expr::Call(c) => {
+                let (header, body) = match self.canvas_kind(&c.func) {
+                    Some(CanvasKind::Chain) => {
+                        let items: Vec<&Expr> = match c.arguments.args.as_ref() {
+                            [Expr::List(l)] => l.elts.iter().collect(),
+                            [Expr::Tuple(t)] => t.elts.iter().collect(),
+                            args => args.iter().collect(),
+                        };
+                        let mut prev: Option<Flow> = None;
+                        for (i, item) in items.iter().enumerate() {
+                            let feed = if i == 0 {
+                                incoming
+                            } else {
+                                Self::next_feed(roles, prev.as_ref())
+                            };
+                            prev = self.canvas_flow(item, feed, roles);
+                        }
+                        return prev;
+                    }
+                    Some(CanvasKind::Group) => {
+                        return self.group_flow(c.arguments.args.as_ref(), incoming, roles);
+                    }
+                    Some(CanvasKind::Chord) => (c.arguments.args.first(), c.arguments.args.get(1)),
+                    None => match c.func.as_ref() {
+                        // `chord(header)(body)`, or `chord(header, body)()`
+                        Expr::Call(inner)
+                            if self.canvas_kind(&inner.func) == Some(CanvasKind::Chord) =>
+                        {
+                            (
+                                inner.arguments.args.first(),
+                                inner
+                                    .arguments
+                                    .args
+                                    .get(1)
+                                    .or_else(|| c.arguments.args.first()),
+                            )
+                        }
+                        _ => return None,
+                    },
+                };
+                let header = self.group_flow(std::slice::from_ref(header?), incoming, roles);
+                let body = body?;
+                // A chord body always receives the list of header results.
+                let feed = match &header {
+                    Some(h) => {
+                        Self::mark_feeds(roles, h, Feed::HeaderResults);
+                        Feed::HeaderResults
+                    }
+                    None => Feed::Unknown,
+                };
+                self.canvas_flow(body, feed, roles)
+            }
+            _ => None,
+        }
+    }
+
+    /// Members of a group (or a chord header): each receives `incoming`; their results arrive
+    /// as a list.
+    fn group_flow(
+        &self,
+        args: &[Expr],
+        incoming: Feed,
+        roles: &mut HashMap<(u32, u32), Role>,
+    ) -> Option<Flow> {
+        let items: Vec<&Expr> = match args {
+            [Expr::List(l)] => l.elts.iter().collect(),
+            [Expr::Tuple(t)] => t.elts.iter().collect(),
+            [Expr::Generator(g)] => vec![&g.elt],
+            [Expr::ListComp(g)] => vec![&g.elt],
+            [Expr::Call(c)] if self.canvas_kind(&c.func) == Some(CanvasKind::Group) => {
+                return self.group_flow(c.arguments.args.as_ref(), incoming, roles);
+            }
+            args => args.iter().collect(),
+        };
+        let mut tails = Vec::new();
+        let mut known = true;
+        for item in items {
+            match self.canvas_flow(item, incoming, roles) {
+                Some(f) => tails.extend(f.tails),
+                None => known = false,
+            }
+        }
+        known.then_some(Flow { tails, list: true })
+    }
+
+    // ----- coarse value types (CD304, CD503, CD804) -----------------------------------------
+
+    /// Bind (or unbind) a local name to the coarse type of `value`.
+    fn note_kind(&mut self, name: &str, value: Option<&Expr>) {
+        let kind = value.and_then(|v| self.kind_of(v));
+        let scope = self.scope();
+        let count = scope.bind_counts.entry(name.to_string()).or_insert(0);
+        *count += 1;
+        match kind {
+            Some(k) if *count == 1 => {
+                scope.kinds.insert(name.to_string(), k);
+            }
+            _ => {
+                scope.kinds.remove(name);
+            }
+        }
+    }
+
+    fn unbind_targets(&mut self, target: &Expr) {
+        match target {
+            Expr::Name(n) => self.note_kind(n.id.as_str(), None),
+            Expr::Tuple(t) => t.elts.iter().for_each(|e| self.unbind_targets(e)),
+            Expr::List(l) => l.elts.iter().for_each(|e| self.unbind_targets(e)),
+            _ => {}
+        }
+    }
+
+    fn note_local_def(&mut self, name: &str) {
+        let scope = self.scope();
+        if scope.is_function {
+            scope.local_defs.insert(name.to_string());
+            scope.kinds.remove(name);
+        }
+    }
+
+    fn note_return(&mut self, value: &Expr) {
+        let Some(task) = self.scopes.last().and_then(|s| s.task) else {
+            return;
+        };
+        if let Some(kind) = self.kind_of(value) {
+            let typed = TypedExpr {
+                kind,
+                span: span(value.range()),
+                text: self.short(value.range()),
+                keyword: None,
+            };
+            self.facts.tasks[task].returns.push(typed);
+        }
+    }
+
+    /// The task arguments of a dispatch whose coarse type is known.
+    fn arg_kinds(&self, kind: DispatchKind, call: &ast::ExprCall) -> Vec<TypedExpr> {
+        let mut exprs: Vec<(&Expr, Option<String>)> = Vec::new();
+        match kind {
+            DispatchKind::Delay
+            | DispatchKind::DelayOnCommit
+            | DispatchKind::S
+            | DispatchKind::Si => {
+                exprs.extend(call.arguments.args.iter().map(|a| (a, None)));
+                exprs.extend(
+                    call.arguments
+                        .keywords
+                        .iter()
+                        .filter_map(|k| k.arg.as_ref().map(|a| (&k.value, Some(a.to_string())))),
+                );
+            }
+            _ => {
+                let offset = usize::from(matches!(
+                    kind,
+                    DispatchKind::SendTask | DispatchKind::SignatureByName
+                ));
+                let args_expr =
+                    Self::keyword(call, "args").or_else(|| call.arguments.args.get(offset));
+                let kwargs_expr =
+                    Self::keyword(call, "kwargs").or_else(|| call.arguments.args.get(offset + 1));
+                match args_expr {
+                    Some(Expr::Tuple(t)) => exprs.extend(t.elts.iter().map(|e| (e, None))),
+                    Some(Expr::List(l)) => exprs.extend(l.elts.iter().map(|e| (e, None))),
+                    _ => {}
+                }
+                match kwargs_expr {
+                    Some(Expr::Dict(d)) => {
+                        for item in &d.items {
+                            if let Some(Expr::StringLiteral(k)) = &item.key {
+                                exprs.push((&item.value, Some(k.value.to_str().to_string())));
+                            }
+                        }
+                    }
+                    Some(Expr::Call(c)) if self.qualify(&c.func).as_deref() == Some("dict") => {
+                        exprs.extend(c.arguments.keywords.iter().filter_map(|k| {
+                            k.arg.as_ref().map(|a| (&k.value, Some(a.to_string())))
+                        }));
+                    }
+                    _ => {}
+                }
+            }
+        }
+        exprs
+            .into_iter()
+            .filter(|(e, _)| !matches!(e, Expr::Starred(_)))
+            .filter_map(|(e, keyword)| {
+                self.kind_of(e).map(|kind| TypedExpr {
+                    kind,
+                    span: span(e.range()),
+                    text: self.short(e.range()),
+                    keyword,
+                })
+            })
+            .collect()
+    }
+
+    /// `Model.objects.<m>(...)...`: the last method, if the whole chain is a queryset chain.
+    fn orm_method(expr: &Expr) -> Option<&str> {
+        stacker::maybe_grow(RED_ZONE, STACK_GROWTH, || Self::orm_method_inner(expr))
+    }
+
+    fn orm_method_inner(expr: &Expr) -> Option<&str> {
+        let Expr::Call(c) = expr else { return None };
+        let Expr::Attribute(a) = c.func.as_ref() else {
+            return None;
+        };
+        let method = a.attr.as_str();
+        let rooted = match a.value.as_ref() {
+            Expr::Attribute(m) => {
+                m.attr.as_str() == "objects"
+                    && matches!(m.value.as_ref(), Expr::Name(n) if n.id.chars().next().is_some_and(char::is_uppercase))
+            }
+            inner @ Expr::Call(_) => {
+                Self::orm_method(inner).is_some_and(|m| QUERYSET_METHODS.contains(&m))
+            }
+            _ => false,
+        };
+        rooted.then_some(method)
+    }
+
+    fn is_request_name(&self, expr: &Expr) -> bool {
+        match expr {
+            Expr::Name(n) => {
+                self.qualify(expr).as_deref() == Some("flask.request")
+                    || (n.id.as_str() == "request"
+                        && self
+                            .scopes
+                            .last()
+                            .is_some_and(|s| s.params.contains("request")))
+            }
+            _ => false,
+        }
+    }
+
+    /// The coarse type of an expression, when the extractor knows it.
+    fn kind_of(&self, expr: &Expr) -> Option<ValueKind> {
+        if self.producer_of(expr).is_some() {
+            return Some(ValueKind::AsyncResult);
+        }
+        match expr {
+            Expr::Name(n) => {
+                let name = n.id.as_str();
+                let scope = self.scopes.last()?;
+                if let Some(k) = scope.kinds.get(name) {
+                    return Some(k.clone());
+                }
+                if scope.bind_counts.contains_key(name) {
+                    return None;
+                }
+                if scope.local_defs.contains(name) {
+                    return Some(ValueKind::LocalFunction);
+                }
+                self.is_request_name(expr).then_some(ValueKind::Request)
+            }
+            Expr::Lambda(_) => Some(ValueKind::Lambda),
+            Expr::Generator(_) => Some(ValueKind::Generator),
+            Expr::Set(_) | Expr::SetComp(_) => Some(ValueKind::Set),
+            Expr::Subscript(s) => {
+                if let Expr::Attribute(a) = s.value.as_ref()
+                    && matches!(a.attr.as_str(), "FILES" | "files")
+                    && self.is_request_name(&a.value)
+                {
+                    return Some(ValueKind::UploadedFile);
+                }
+                // `Model.objects.get_or_create(...)[0]`
+                if let Expr::Call(c) = s.value.as_ref()
+                    && let Expr::Attribute(a) = c.func.as_ref()
+                    && matches!(a.attr.as_str(), "get_or_create" | "update_or_create")
+                    && matches!(a.value.as_ref(), Expr::Attribute(m) if m.attr.as_str() == "objects")
+                    && matches!(s.slice.as_ref(), Expr::NumberLiteral(n) if matches!(n.value, Number::Int(ref i) if i.as_u8() == Some(0)))
+                {
+                    return Some(ValueKind::ModelInstance);
+                }
+                None
+            }
+            Expr::Call(c) => {
+                // `request.FILES.get("avatar")`
+                if let Expr::Attribute(get) = c.func.as_ref()
+                    && get.attr.as_str() == "get"
+                    && let Expr::Attribute(files) = get.value.as_ref()
+                    && matches!(files.attr.as_str(), "FILES" | "files")
+                    && self.is_request_name(&files.value)
+                {
+                    return Some(ValueKind::UploadedFile);
+                }
+                if let Some(method) = Self::orm_method(expr) {
+                    if INSTANCE_METHODS.contains(&method) {
+                        return Some(ValueKind::ModelInstance);
+                    }
+                    if QUERYSET_METHODS.contains(&method) {
+                        return Some(ValueKind::QuerySet);
+                    }
+                    return None;
+                }
+                let q = self.qualify(&c.func)?;
+                let kind = match q.as_str() {
+                    "open"
+                    | "io.open"
+                    | "builtins.open"
+                    | "tempfile.TemporaryFile"
+                    | "tempfile.NamedTemporaryFile" => ValueKind::OpenFile,
+                    "set" | "frozenset" => ValueKind::Set,
+                    "django.shortcuts.get_object_or_404" => ValueKind::ModelInstance,
+                    "requests.Session" | "requests.session" | "requests.sessions.Session" => {
+                        ValueKind::HttpSession
+                    }
+                    "socket.socket" | "socket.create_connection" => ValueKind::Socket,
+                    "threading.Lock"
+                    | "threading.RLock"
+                    | "threading.Semaphore"
+                    | "threading.Condition"
+                    | "threading.Event"
+                    | "multiprocessing.Lock"
+                    | "multiprocessing.RLock" => ValueKind::Lock,
+                    "sqlite3.connect"
+                    | "psycopg2.connect"
+                    | "psycopg.connect"
+                    | "pymysql.connect"
+                    | "MySQLdb.connect"
+                    | "django.db.connection.cursor"
+                    | "sqlalchemy.orm.Session"
+                    | "sqlalchemy.create_engine" => ValueKind::DbConnection,
+                    "logging.getLogger" | "celery.utils.log.get_task_logger" => ValueKind::Logger,
+                    s if s.starts_with("requests.")
+                        && s.matches('.').count() == 1
+                        && REQUESTS_FUNCS.contains(&Self::last_segment(s))
+                        && self.imports.values().any(|i| i == "requests") =>
+                    {
+                        ValueKind::HttpResponse
+                    }
+                    _ => {
+                        // `Cls(...)` of an imported or module-level class: the rule decides.
+                        let global = matches!(Self::base_name(&c.func), Expr::Name(n) if self.is_global_name(n.id.as_str()));
+                        let last = Self::last_segment(&q);
+                        if global
+                            && q.contains('.')
+                            && last.chars().next().is_some_and(char::is_uppercase)
+                        {
+                            ValueKind::Instance(q)
+                        } else {
+                            return None;
+                        }
+                    }
+                };
+                Some(kind)
+            }
+            _ => None,
+        }
+    }
+}
+
+impl<'s> Extractor<'s> {
+    /// A configuration write whose keys the model cannot read.
+    fn is_opaque_config(&self, call: &ast::ExprCall) -> bool {
+        let Expr::Attribute(attr) = call.func.as_ref() else {
+            return false;
+        };
+        match attr.attr.as_str() {
+            "config_from_envvar" => true,
+            "update" | "setdefault" | "add_defaults" => {
+                let on_conf =
+                    matches!(attr.value.as_ref(), Expr::Attribute(c) if c.attr.as_str() == "conf");
+                on_conf
+                    && (attr.attr.as_str() != "update"
+                        || Self::has_star_kwargs(call)
+                        || call
+                            .arguments
+                            .args
+                            .iter()
+                            .any(|a| !matches!(a, Expr::Dict(_))))
+            }
+            _ => false,
+        }
     }
 }

@@ -153,6 +153,8 @@ pub struct ClassFacts {
     /// `async def` methods: (name, span of the name).
     pub async_methods: Vec<(String, Span)>,
     pub span: Span,
+    /// Number of base class expressions as written (some may not be names: `dict[str, int]`).
+    pub base_exprs: usize,
 }
 
 /// `app = Celery("proj", broker=..., backend=...)`.
@@ -338,6 +340,8 @@ pub struct TaskDef {
     pub top_level: bool,
     /// Identifier of the exclusive branch (`if`/`else`, `try`/`except`) the definition sits in.
     pub branch: Option<(u32, u32)>,
+    /// `return` expressions of the body whose coarse type is known (CD304).
+    pub returns: Vec<TypedExpr>,
 }
 
 impl ModuleFacts {
@@ -479,6 +483,8 @@ pub struct CallSite {
     /// Qualified name of the function or method the call is directly in (not a nested
     /// `def` or `lambda`).
     pub enclosing_def: Option<String>,
+    /// Task arguments (positional and keyword) whose coarse type is known (CD503, CD804).
+    pub arg_kinds: Vec<TypedExpr>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -496,6 +502,13 @@ pub struct CanvasMember {
     pub immutable: bool,
     pub args: ArgCount,
     pub span: Span,
+    /// What the canvas prepends to this signature's arguments (if it is mutable).
+    pub receives: Feed,
+    /// How its result is passed on: `Nothing` (it is not), `ParentResult` (in the next
+    /// message of a chain), `HeaderResults` (collected by the result backend for a chord body).
+    pub feeds: Feed,
+    /// Options given with `.set(...)` on the signature (`task.s(x).set(ignore_result=False)`).
+    pub set_options: Vec<(String, Value)>,
 }
 
 /// A canvas construction (catalog M5): `chain`, `group`, `chord`, or `a.s() | b.s()`.
@@ -611,6 +624,12 @@ pub struct ModuleFacts {
     pub literal_spans: Vec<LiteralSpan>,
     /// `add_periodic_task(...)` calls.
     pub periodic_tasks: Vec<PeriodicTask>,
+    /// A kombu serializer or JSON type is registered here (`kombu.serialization.register`,
+    /// `kombu.utils.json.register_type`): custom encoding is in play (CD304, CD804).
+    pub registers_serializer: bool,
+    /// Configuration the model cannot read is applied here: `app.conf.update(variable)`,
+    /// `config_from_envvar(...)`, `conf.setdefault(...)`/`add_defaults(...)` (CD501).
+    pub opaque_config: bool,
 }
 
 /// A `celery worker`/`celery beat` command line from a deployment file (catalog M8).
@@ -812,5 +831,93 @@ pub fn literal_path_key(key: &Value) -> Option<String> {
             .and_then(Value::as_str)
             .map(|p| format!("re:{p}")),
         _ => None,
+    }
+}
+
+/// What a canvas member receives from the canvas before its own arguments (catalog M5).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Feed {
+    /// First member of a chain, a group member, a chord header member: nothing.
+    Nothing,
+    /// A later member of a chain, or a `link=` callback: the parent's return value.
+    ParentResult,
+    /// A chord body (or what follows a group in a chain): the list of header results.
+    HeaderResults,
+    /// Comes after something the model did not understand.
+    #[default]
+    Unknown,
+}
+
+/// Coarse type of an argument or returned value (catalog M4), when the extractor knows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ValueKind {
+    /// The value of `.delay()`/`.apply_async()`, `AsyncResult(...)`.
+    AsyncResult,
+    /// `Model.objects.get/create/first/...`, `get_object_or_404(...)`.
+    ModelInstance,
+    /// `Model.objects.filter/all/exclude/values/...`.
+    QuerySet,
+    /// `requests.get/post/...(...)`.
+    HttpResponse,
+    /// `open(...)`.
+    OpenFile,
+    /// `request.FILES[...]`, Flask `request.files[...]`.
+    UploadedFile,
+    /// A web request object (`request` parameter of a view, `flask.request`).
+    Request,
+    /// A generator expression.
+    Generator,
+    /// A set or frozenset.
+    Set,
+    Lambda,
+    /// A function defined in the enclosing function.
+    LocalFunction,
+    Socket,
+    Lock,
+    /// A DB-API connection or cursor, a SQLAlchemy session.
+    DbConnection,
+    /// `requests.Session()`.
+    HttpSession,
+    Logger,
+    /// `Cls(...)`: an instance of this qualified class (the rule decides whether it is a
+    /// project class that JSON cannot encode).
+    Instance(String),
+}
+
+/// An expression with a known coarse type.
+#[derive(Clone, Debug)]
+pub struct TypedExpr {
+    pub kind: ValueKind,
+    pub span: Span,
+    /// One-line source text.
+    pub text: String,
+    /// Keyword name when passed as a keyword argument.
+    pub keyword: Option<String>,
+}
+
+impl ValueKind {
+    /// A short description for messages ("an open file").
+    pub fn describe(&self) -> String {
+        match self {
+            ValueKind::AsyncResult => "an `AsyncResult`".into(),
+            ValueKind::ModelInstance => "a model instance".into(),
+            ValueKind::QuerySet => "a queryset".into(),
+            ValueKind::HttpResponse => "an HTTP response".into(),
+            ValueKind::OpenFile => "an open file".into(),
+            ValueKind::UploadedFile => "an uploaded file".into(),
+            ValueKind::Request => "the request object".into(),
+            ValueKind::Generator => "a generator".into(),
+            ValueKind::Set => "a set".into(),
+            ValueKind::Lambda => "a lambda".into(),
+            ValueKind::LocalFunction => "a local function".into(),
+            ValueKind::Socket => "a socket".into(),
+            ValueKind::Lock => "a lock".into(),
+            ValueKind::DbConnection => "a database connection".into(),
+            ValueKind::HttpSession => "an HTTP session".into(),
+            ValueKind::Logger => "a logger".into(),
+            ValueKind::Instance(q) => {
+                format!("an instance of `{}`", q.rsplit('.').next().unwrap_or(q))
+            }
+        }
     }
 }

@@ -1590,3 +1590,124 @@ mod route_pattern_tests {
         );
     }
 }
+
+/// How a serializer treats values that are not plain data (CD304, CD804).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Encoding {
+    /// `json`: only dicts, lists, strings, numbers, dates, `Decimal`, `UUID`, `bytes` and
+    /// objects with `__json__` encode.
+    Json,
+    /// `pickle`: most objects encode; handles (files, sockets, locks) and generators do not.
+    Pickle,
+    /// Another serializer, a custom one, or a value the model cannot see.
+    Unknown,
+}
+
+impl Encoding {
+    fn of(v: &Value) -> Encoding {
+        match v.as_str() {
+            Some("json" | "application/json") => Encoding::Json,
+            Some("pickle" | "application/x-python-serialize") => Encoding::Pickle,
+            _ => Encoding::Unknown,
+        }
+    }
+}
+
+impl Project {
+    /// The project registers a kombu serializer or a JSON type of its own.
+    pub fn registers_serializer(&self) -> bool {
+        self.modules
+            .iter()
+            .any(|m| !m.is_test && m.facts.registers_serializer)
+    }
+
+    /// A global serializer setting: json when unset, unknown when layers disagree or the
+    /// configuration could not be resolved.
+    fn setting_encoding(&self, name: &str) -> Encoding {
+        if self.config_unresolved || self.registers_serializer() {
+            return Encoding::Unknown;
+        }
+        if !self.is_set(name) {
+            return Encoding::Json;
+        }
+        self.setting_value(name)
+            .map_or(Encoding::Unknown, |(v, _)| Encoding::of(&v))
+    }
+
+    /// The serializer of a task's messages: the call's `serializer=`, the task option (decorator,
+    /// base class, annotations), then `task_serializer` (json by default).
+    pub fn message_encoding(&self, def: Option<&TaskDef>, call: Option<&CallSite>) -> Encoding {
+        if let Some(call) = call
+            && let Some((_, v, _)) = call
+                .call_keywords
+                .iter()
+                .find(|(k, _, _)| k == "serializer")
+        {
+            return match call.kind {
+                DispatchKind::Delay
+                | DispatchKind::DelayOnCommit
+                | DispatchKind::S
+                | DispatchKind::Si => self.message_encoding(def, None),
+                _ => {
+                    if self.registers_serializer() {
+                        Encoding::Unknown
+                    } else {
+                        Encoding::of(&self.resolve_value(v))
+                    }
+                }
+            };
+        }
+        if let Some(def) = def {
+            if let Some(v) = self.task_option(def, "serializer") {
+                if self.registers_serializer() {
+                    return Encoding::Unknown;
+                }
+                return Encoding::of(&self.resolve_value(&v));
+            }
+            if self.base_unknown(def) {
+                return Encoding::Unknown;
+            }
+        }
+        self.setting_encoding("task_serializer")
+    }
+
+    /// The serializer of stored results (`result_serializer`, json by default).
+    pub fn result_encoding(&self) -> Encoding {
+        self.setting_encoding("result_serializer")
+    }
+}
+
+/// What JSON makes of an instance of a class (CD304, CD804).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ClassEncoding {
+    /// A project class (or dataclass) whose bases are all plain project classes, with no
+    /// `__json__`: JSON cannot encode it.
+    Plain,
+    /// A Pydantic model: JSON cannot encode it unless the task sets `pydantic=True`.
+    Pydantic,
+}
+
+impl Project {
+    /// How JSON treats instances of the class `q`; `None` when unknown or encodable (a library
+    /// base class, `__json__`, a `dict`/`str`/`NamedTuple`/`Enum` subclass…).
+    pub fn class_encoding(&self, q: &str) -> Option<ClassEncoding> {
+        let mut current = self.class(q)?;
+        for _ in 0..8 {
+            if current.methods.iter().any(|m| m == "__json__")
+                || current.bases.len() != current.base_exprs
+            {
+                return None;
+            }
+            match current.bases.as_slice() {
+                [] => return Some(ClassEncoding::Plain),
+                [b] if b == "object" => return Some(ClassEncoding::Plain),
+                [b] if matches!(b.as_str(), "pydantic.BaseModel" | "pydantic.main.BaseModel") => {
+                    return Some(ClassEncoding::Pydantic);
+                }
+                [b] => current = self.class(b)?,
+                _ => return None,
+            }
+        }
+        None
+    }
+}

@@ -8,6 +8,7 @@ use super::model::Project;
 use crate::finding::{Finding, Related, Severity, SourceFile, Span};
 
 mod beat;
+mod canvas;
 mod configuration;
 mod django_orm;
 mod framework;
@@ -58,11 +59,15 @@ register_rules! {
     CD301 => results::result_stored_but_never_read::check,
     CD302 => results::result_expiry_disabled::check,
     CD303 => results::result_read_from_task_that_ignores_results::check,
+    CD304 => results::unserializable_task_return_value::check,
     CD401 => retries::retry_without_bind::check,
     CD402 => retries::retry_swallowed_by_broad_except::check,
     CD403 => retries::autoretry_without_backoff::check,
     CD404 => retries::unbounded_retries::check,
     CD405 => retries::retry_backoff_option_has_no_effect::check,
+    CD501 => canvas::chord_cannot_complete::check,
+    CD502 => canvas::canvas_argument_arity_mismatch::check,
+    CD503 => canvas::async_result_passed_as_argument::check,
     CD601 => django_orm::orm_object_as_task_argument::check,
     CD602 => django_orm::dispatch_inside_atomic_block::check,
     CD603 => django_orm::dispatch_under_atomic_requests::check,
@@ -73,6 +78,7 @@ register_rules! {
     CD801 => security::pickle_serializer_enabled::check,
     CD802 => security::serializer_not_accepted::check,
     CD803 => security::hardcoded_broker_credentials::check,
+    CD804 => security::unserializable_task_argument::check,
     CD901 => beat::beat_task_not_registered::check,
     CD902 => beat::frequent_beat_entry_without_expiry::check,
     CD903 => beat::crontab_fires_every_minute::check,

@@ -1,3 +1,4 @@
 pub mod result_expiry_disabled;
 pub mod result_read_from_task_that_ignores_results;
 pub mod result_stored_but_never_read;
+pub mod unserializable_task_return_value;
