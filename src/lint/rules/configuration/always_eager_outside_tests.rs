@@ -70,6 +70,16 @@ pub(crate) fn check(cx: &mut RuleCx<'_>) {
         if project.is_test_module(e.module) || is_dev_layer(project, e.module) {
             continue;
         }
+        // Inside a module-level `if`/`try` (`if HAS_BROKER: … else: EAGER = True`): whether
+        // production takes that branch is unknown.
+        let conditional = project.modules[e.module]
+            .facts
+            .assigns
+            .iter()
+            .any(|a| a.span == e.span && a.conditional);
+        if conditional {
+            continue;
+        }
         let env = match project.resolve_value(&e.value) {
             Value::Env { default: Some(d) } if d.truthy() == Some(true) => true,
             Value::Call { func, kwargs, .. } if is_env_reader(&func) => {
