@@ -284,11 +284,15 @@ pub fn lint_project(
                 });
             };
             let mut cx = RuleCx::new(&project, meta, &settings.rule_options);
+            let t_rule = std::time::Instant::now();
             catch_unwind(AssertUnwindSafe(|| (rule.check)(&mut cx))).map_err(|_| {
                 LintError::Internal {
                     what: format!("running rule {id}"),
                 }
             })?;
+            if timings && t_rule.elapsed() > std::time::Duration::from_millis(5) {
+                eprintln!("celery-doctor: timings: rule {id} {:?}", t_rule.elapsed());
+            }
             Ok(cx.into_findings())
         })
         .collect();

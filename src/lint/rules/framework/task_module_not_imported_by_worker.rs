@@ -18,9 +18,9 @@
 //! a non-literal `include`/`INSTALLED_APPS`/`autodiscover_tasks` argument, or a worker `-I` from
 //! a variable makes the app's closure unknown: silent. Tasks never dispatched are not reported.
 
-use rustc_hash::FxHashSet as HashSet;
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
-use crate::lint::model::facts::{AppFacts, Value};
+use crate::lint::model::facts::{AppFacts, CallSite, Value};
 use crate::lint::model::{Project, SourceKind};
 use crate::lint::rules::RuleCx;
 
@@ -210,6 +210,16 @@ pub(crate) fn check(cx: &mut RuleCx<'_>) {
             .collect(),
         _ => Vec::new(),
     };
+    // The first non-test dispatch of each task, found in one pass over the calls.
+    let mut first_dispatch: HashMap<usize, (usize, &CallSite)> = HashMap::default();
+    for (m, c) in project.calls() {
+        if project.modules[m].is_test {
+            continue;
+        }
+        if let Some(ti) = project.task_for_call(c) {
+            first_dispatch.entry(ti).or_insert((m, c));
+        }
+    }
     for (ti, task) in project.tasks.iter().enumerate() {
         if project.modules[task.module].is_test {
             continue;
@@ -230,10 +240,7 @@ pub(crate) fn check(cx: &mut RuleCx<'_>) {
         if imported {
             continue;
         }
-        let dispatch = project
-            .calls()
-            .filter(|(m, _)| !project.modules[*m].is_test)
-            .find(|(_, c)| project.task_for_call(c) == Some(ti));
+        let dispatch = first_dispatch.get(&ti).copied();
         let by_beat = task
             .name
             .as_ref()
