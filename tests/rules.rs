@@ -164,6 +164,12 @@ fn messages_and_help_follow_conventions() {
                 m.id
             );
             assert!(!text.ends_with('.'), "{}: message ends with a period", m.id);
+            // SARIF appends the period (SARIF2001); a question mark would read `?.`.
+            assert!(
+                !text.ends_with(['?', '!']),
+                "{}: message ends with punctuation",
+                m.id
+            );
         }
         let first = m.help.chars().next().unwrap();
         assert!(

@@ -319,7 +319,9 @@ fn custom_result(f: &Finding, run: &LintRun) -> Option<Value> {
     let idx = run.custom_rules.iter().position(|m| m.id == f.code)?;
     let mut r = result(f, idx, run.custom_rules[idx]);
     if let Some(o) = r.as_object_mut() {
+        // `rule` (id, index, component) replaces `ruleId`/`ruleIndex` (SARIF2004).
         o.remove("ruleIndex");
+        o.remove("ruleId");
         o.insert(
             "rule".into(),
             json!({ "id": f.code, "index": idx, "toolComponent": { "index": 0 } }),

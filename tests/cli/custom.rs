@@ -243,18 +243,18 @@ fn sarif_lists_custom_rules_in_a_tool_extension() {
     let results = v["runs"][0]["results"].as_array().unwrap();
     let custom: Vec<&serde_json::Value> = results
         .iter()
-        .filter(|r| r["ruleId"].as_str().unwrap().starts_with("ACME"))
+        .filter(|r| r["rule"]["id"].as_str().is_some_and(|id| id.starts_with("ACME")))
         .collect();
     assert_eq!(custom.len(), 5);
     for r in custom {
         let idx = r["rule"]["index"].as_u64().unwrap() as usize;
         assert_eq!(r["rule"]["toolComponent"]["index"], 0);
-        assert_eq!(ids[idx], r["ruleId"].as_str().unwrap());
-        assert!(r.get("ruleIndex").is_none());
+        assert_eq!(ids[idx], r["rule"]["id"].as_str().unwrap());
+        assert!(r.get("ruleIndex").is_none() && r.get("ruleId").is_none());
     }
     let builtin = results
         .iter()
-        .find(|r| r["ruleId"].as_str().unwrap().starts_with("CD"))
+        .find(|r| r["ruleId"].as_str().is_some_and(|id| id.starts_with("CD")))
         .expect("a built-in finding");
     assert!(builtin["ruleIndex"].is_u64());
 }
