@@ -18,10 +18,12 @@
 //! Edits are offsets into the text the rule saw (the BOM already stripped); they must lie in
 //! the finding's own file (`Finding::file`), must not overlap, and the fixed file must parse.
 //! Helpers: [`add_keyword`] (append `name=value` to a call or a bare decorator), [`set_keyword`]
-//! (replace an existing keyword's value, else add it), [`rename`] (replace a span whose text is
-//! known; also inside a plain string literal), [`move_lines_before`] (move whole lines up, e.g.
-//! a decorator), and [`Edit::replacement`] / [`Edit::insertion`] / [`Edit::deletion`] for
-//! anything else (`crate::python::call_shape` / `function_shape` give argument and body spans).
+//! (replace an existing keyword's value, else add it), [`add_dict_item`] (add `"key": value` to
+//! a dict display), [`rename`] (replace a span whose text is known; also inside a plain string
+//! literal), [`move_lines_before`] (move whole lines up, e.g. a decorator), and
+//! [`Edit::replacement`] / [`Edit::insertion`] / [`Edit::deletion`] for anything else
+//! (`crate::python::call_shape` / `function_shape` / `dict_shape` give argument, body and item
+//! spans).
 //! The catalog's `fix:` field (`rules/<ID>.yaml`) must match what the rule attaches:
 //! `tests/fixes.rs` checks that, applies every fix of every fixture, asserts the result parses,
 //! that safe fixes remove their findings and that a fixed point is reached, and snapshots the
@@ -68,32 +70,39 @@ pub fn add_keyword(source: &str, call: Span, keyword: &str, value: &str) -> Opti
     Some(match (shape.parens, shape.arguments.last()) {
         (None, _) => Edit::insertion(format!("({kw})"), shape.callee.end),
         (Some(parens), None) => Edit::insertion(kw, parens.start + 1),
-        (Some(parens), Some(last)) => {
-            let tail = source.get(last.span.end as usize..parens.end as usize - 1)?;
-            let line_start = source[..last.span.start as usize]
-                .rfind(['\n', '\r'])
-                .map_or(0, |i| i + 1);
-            let indent = &source[line_start..last.span.start as usize];
-            let own_line = indent.chars().all(|c| c == ' ' || c == '\t');
-            if tail.contains(['\n', '\r']) && own_line && !tail.contains('#') {
-                // One argument per line: add ours on its own line, same indentation.
-                let newline = if source.contains("\r\n") {
-                    "\r\n"
-                } else {
-                    "\n"
-                };
-                match tail.find(',') {
-                    Some(comma) => Edit::insertion(
-                        format!("{newline}{indent}{kw},"),
-                        last.span.end + comma as u32 + 1,
-                    ),
-                    None => Edit::insertion(format!(",{newline}{indent}{kw}"), last.span.end),
-                }
-            } else {
-                Edit::insertion(format!(", {kw}"), last.span.end)
-            }
-        }
+        (Some(parens), Some(last)) => append_item(source, last.span, parens.end - 1, &kw)?,
     })
+}
+
+/// Insert `item` after the last element `last` of a bracketed list closed at `close` (the
+/// offset of `)`, `]` or `}`). One element per line: `item` gets its own line with the same
+/// indentation (after the trailing comma, if any); otherwise `, item` follows `last`.
+fn append_item(source: &str, last: Span, close: u32, item: &str) -> Option<Edit> {
+    let tail = source.get(last.end as usize..close as usize)?;
+    let line_start = source[..last.start as usize]
+        .rfind(['\n', '\r'])
+        .map_or(0, |i| i + 1);
+    let indent = &source[line_start..last.start as usize];
+    let own_line = indent.chars().all(|c| c == ' ' || c == '\t');
+    Some(
+        if tail.contains(['\n', '\r']) && own_line && !tail.contains('#') {
+            // One argument per line: add ours on its own line, same indentation.
+            let newline = if source.contains("\r\n") {
+                "\r\n"
+            } else {
+                "\n"
+            };
+            match tail.find(',') {
+                Some(comma) => Edit::insertion(
+                    format!("{newline}{indent}{item},"),
+                    last.end + comma as u32 + 1,
+                ),
+                None => Edit::insertion(format!(",{newline}{indent}{item}"), last.end),
+            }
+        } else {
+            Edit::insertion(format!(", {item}"), last.end)
+        },
+    )
 }
 
 /// Set `keyword=value` on the call at `call`: replace the value if the keyword is passed,
@@ -107,6 +116,43 @@ pub fn set_keyword(source: &str, call: Span, keyword: &str, value: &str) -> Opti
     {
         Some(arg) => Some(Edit::replacement(value, arg.value)),
         None => add_keyword(source, call, keyword, value),
+    }
+}
+
+/// Add `"key": value` to the dict display at `dict`, laid out like [`add_keyword`]. The dict's
+/// quote style is kept: with single-quoted keys, `key` and the double quotes in `value` (which
+/// must hold no quote of its own, e.g. `{"expires": 60}`) are written with single quotes.
+/// `None` when the key is already there, the dict unpacks another mapping (`**base`, whose keys
+/// are unknown), or the span is not a dict display.
+pub fn add_dict_item(source: &str, dict: Span, key: &str, value: &str) -> Option<Edit> {
+    let shape = crate::python::dict_shape(source, dict)?;
+    if shape
+        .items
+        .iter()
+        .any(|i| i.key_span.is_none() || i.key.as_deref() == Some(key))
+    {
+        return None;
+    }
+    let single = shape
+        .items
+        .iter()
+        .filter_map(|i| i.key_span)
+        .filter_map(|k| source.get(k.start as usize..k.end as usize))
+        .find(|k| k.starts_with(['"', '\'']))
+        .is_some_and(|k| k.starts_with('\''));
+    let item = format!("\"{key}\": {value}");
+    let item = if single { item.replace('"', "'") } else { item };
+    match shape.items.last() {
+        None => Some(Edit::insertion(item, shape.braces.start + 1)),
+        Some(last) => {
+            let start = last.key_span.map_or(last.value.start, |k| k.start);
+            append_item(
+                source,
+                Span::new(start, last.value.end),
+                shape.braces.end - 1,
+                &item,
+            )
+        }
     }
 }
 
@@ -523,6 +569,32 @@ mod tests {
         );
         let e = rename("x['OLD']", Span::new(2, 7), "OLD", "new").unwrap();
         assert_eq!(apply_edits("x['OLD']", &[e]).unwrap(), "x['new']");
+    }
+
+    #[test]
+    fn dict_item_is_added_in_the_dict_layout_and_quote_style() {
+        let add = |src: &str, key: &str, value: &str| {
+            let span = Span::new(0, src.len() as u32);
+            add_dict_item(src, span, key, value).map(|e| apply_edits(src, &[e]).unwrap())
+        };
+        assert_eq!(add("{}", "a", "1").unwrap(), "{\"a\": 1}");
+        assert_eq!(
+            add("{'x': 1}", "o", "{\"e\": 2}").unwrap(),
+            "{'x': 1, 'o': {'e': 2}}"
+        );
+        assert_eq!(
+            add("{\n    \"x\": 1,\n}", "e", "2").unwrap(),
+            "{\n    \"x\": 1,\n    \"e\": 2,\n}"
+        );
+        assert_eq!(
+            add("{\n    \"x\": 1  # why\n}", "e", "2").unwrap(),
+            "{\n    \"x\": 1, \"e\": 2  # why\n}"
+        );
+        // Already there, another mapping unpacked, not a dict display.
+        assert_eq!(add("{\"e\": 1}", "e", "2"), None);
+        assert_eq!(add("{**base, \"x\": 1}", "e", "2"), None);
+        assert_eq!(add("dict(x=1)", "e", "2"), None);
+        assert_eq!(add("OPTIONS", "e", "2"), None);
     }
 
     #[test]

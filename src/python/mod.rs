@@ -294,3 +294,58 @@ pub fn function_shape(source: &str, name: Span) -> Option<FunctionShape> {
         defaults,
     })
 }
+
+/// The shape of a dict display (`{"a": 1, **b}`) at `span` of `source`, for building fixes.
+/// `None` when the span is not one dict display.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DictShape {
+    /// `{` and `}` (the whole display).
+    pub braces: Span,
+    /// Every item in source order.
+    pub items: Vec<DictItemShape>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DictItemShape {
+    /// The key's value when it is a plain string literal.
+    pub key: Option<String>,
+    /// Span of the key; `None` for `**mapping`.
+    pub key_span: Option<Span>,
+    /// Span of the value (the mapping for `**mapping`).
+    pub value: Span,
+}
+
+pub fn dict_shape(source: &str, span: Span) -> Option<DictShape> {
+    use ruff_python_ast::Expr;
+    use ruff_text_size::{TextRange, TextSize};
+    let range = TextRange::new(
+        TextSize::try_from(span.start as usize).ok()?,
+        TextSize::try_from(span.end as usize).ok()?,
+    );
+    source.get(span.start as usize..span.end as usize)?;
+    let parsed = ruff_python_parser::parse_parenthesized_expression_range(source, range).ok()?;
+    let to_span = |r: TextRange| Span::new(r.start().to_u32(), r.end().to_u32());
+    let Expr::Dict(dict) = &*parsed.syntax().body else {
+        return None;
+    };
+    // A parenthesised display (`({...})`) is not the span itself.
+    if dict.range() != range {
+        return None;
+    }
+    let items = dict
+        .items
+        .iter()
+        .map(|item| DictItemShape {
+            key: match &item.key {
+                Some(Expr::StringLiteral(s)) => Some(s.value.to_str().to_string()),
+                _ => None,
+            },
+            key_span: item.key.as_ref().map(|k| to_span(k.range())),
+            value: to_span(item.value.range()),
+        })
+        .collect();
+    Some(DictShape {
+        braces: to_span(dict.range()),
+        items,
+    })
+}

@@ -200,3 +200,50 @@ fn diff_masks_credentials_like_the_reporters() {
         "broker_url = \"redis://:s3cr3t-pw@redis:6379/0\"\n"
     );
 }
+
+#[test]
+fn diff_shows_the_unsafe_beat_expiry_fix_only_with_unsafe_fixes() {
+    const BEAT: &str = "from celery import Celery
+
+app = Celery(\"tasks\")
+
+
+@app.task
+def poll():
+    ...
+
+
+app.conf.beat_schedule = {
+    \"poll\": {\"task\": \"tasks.poll\", \"schedule\": 60},
+}
+";
+    let dir = tree(&[("tasks.py", BEAT.as_bytes())]);
+    let cd902 = |extra: &[&'static str]| {
+        let mut v = vec!["lint", ".", "--select", "CD902", "--no-color", "--diff"];
+        v.extend_from_slice(extra);
+        run_in(dir.path(), &v)
+    };
+    // The fix is unsafe: plain `--diff` has nothing to show (and exits 0, like a clean diff).
+    let o = cd902(&[]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(stdout(&o), "");
+    assert!(
+        stderr(&o).contains("Would fix 0 findings (1 remaining)."),
+        "{}",
+        stderr(&o)
+    );
+
+    let o = cd902(&["--unsafe-fixes"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(out.starts_with("--- a/tasks.py\n+++ b/tasks.py\n"), "{out}");
+    assert!(
+        out.contains(
+            "-    \"poll\": {\"task\": \"tasks.poll\", \"schedule\": 60},\n\
+             +    \"poll\": {\"task\": \"tasks.poll\", \"schedule\": 60, \"options\": {\"expires\": 60}},\n"
+        ),
+        "{out}"
+    );
+    assert!(stderr(&o).contains("Would fix 1 finding (0 remaining)."));
+    assert_eq!(read(&dir, "tasks.py"), BEAT);
+}

@@ -16,9 +16,19 @@
 //! ## Known false positives
 //! Cheap idempotent entries still get the warning; raise the threshold for them. Tasks the
 //! model cannot resolve (other packages, unknown base classes) are skipped.
+//!
+//! ## Fix safety
+//! Unsafe (stale runs are dropped): the entry's period in seconds becomes its expiry, as
+//! `"options": {"expires": N}` added to a literal entry dict, `"expires": N` added to its
+//! literal `options` dict, or `expires=N` on `add_periodic_task`; `expire_seconds` under
+//! `DatabaseScheduler` (reusing a numeric `expires` the entry already has). Withheld when the
+//! scheduler is custom or unknown (which key counts is unknown), when the entry or its
+//! `options` is not a dict display in the code (a name, `dict(...)`, `**base`), and when the
+//! entry has a top-level `expires`/`expire_seconds` (misplaced: CD904's finding).
 
+use crate::lint::fix::{self, Fix};
 use crate::lint::model::facts::Value;
-use crate::lint::model::{Project, Scheduler};
+use crate::lint::model::{BeatEntry, Project, Scheduler};
 use crate::lint::rules::RuleCx;
 
 pub(crate) fn check(cx: &mut RuleCx<'_>) {
@@ -49,6 +59,7 @@ pub(crate) fn check(cx: &mut RuleCx<'_>) {
         if top_level_seconds || has_expiry(&options, scheduler) != Some(false) {
             continue;
         }
+        let fix = entry_fix(project, &entry, scheduler, &options, period);
         cx.report_variant(
             entry.module,
             entry.key_span,
@@ -59,7 +70,8 @@ pub(crate) fn check(cx: &mut RuleCx<'_>) {
                 ("period", &human(period)),
             ],
         )
-        .with_task(Some(task));
+        .with_task(Some(task))
+        .with_fix(fix);
     }
     for (m, p) in project.periodic_tasks() {
         if p.has_star || p.canvas.is_some() {
@@ -104,7 +116,86 @@ pub(crate) fn check(cx: &mut RuleCx<'_>) {
                 ("period", &human(period)),
             ],
         )
-        .with_task(project.tasks[*first].name.as_deref());
+        .with_task(project.tasks[*first].name.as_deref())
+        .with_fix(expiry_key(scheduler).and_then(|key| {
+            let value = expiry_text(key, period)?;
+            let edit = fix::add_keyword(project.file(m).text(), p.span, key, &value)?;
+            Fix::unsafe_(format!("Add `{key}={value}`"), [edit])
+        }));
+    }
+}
+
+/// The options key that expires stale runs under `scheduler`; `None` when unknown.
+fn expiry_key(scheduler: Scheduler) -> Option<&'static str> {
+    match scheduler {
+        Scheduler::Default => Some("expires"),
+        Scheduler::Django => Some("expire_seconds"),
+        Scheduler::Custom | Scheduler::Unknown => None,
+    }
+}
+
+/// `"options": {"expires": N}` into the entry dict, or `"expires": N` into its `options` dict
+/// (`expire_seconds` under `DatabaseScheduler`). `options` is the entry's resolved options.
+fn entry_fix(
+    project: &Project,
+    entry: &BeatEntry,
+    scheduler: Scheduler,
+    options: &Value,
+    period: f64,
+) -> Option<Fix> {
+    let key = expiry_key(scheduler)?;
+    // `expires` beside `task` is misplaced (CD904); moving it is a human decision.
+    if ["expires", "expire_seconds"]
+        .iter()
+        .any(|k| entry.value.dict_get(k).is_some())
+    {
+        return None;
+    }
+    // Under DatabaseScheduler, keep the expiry the entry already asks for.
+    let value = match options.dict_get("expires") {
+        Some(Value::Int(n)) if key == "expire_seconds" && *n > 0 => n.to_string(),
+        _ => expiry_text(key, period)?,
+    };
+    let text = project.file(entry.module).text();
+    let (_, entry_span) = project.beat_entry_span(entry, &[])?;
+    let shape = crate::python::dict_shape(text, entry_span)?;
+    let options_items = shape
+        .items
+        .iter()
+        .filter(|i| i.key.as_deref() == Some("options"))
+        .count();
+    match options_items {
+        0 => {
+            let edit = fix::add_dict_item(
+                text,
+                entry_span,
+                "options",
+                &format!("{{\"{key}\": {value}}}"),
+            )?;
+            Fix::unsafe_(format!("Add `\"options\": {{\"{key}\": {value}}}`"), [edit])
+        }
+        1 => {
+            let (_, options_span) = project.beat_entry_span(entry, &["options"])?;
+            let edit = fix::add_dict_item(text, options_span, key, &value)?;
+            Fix::unsafe_(format!("Add `\"{key}\": {value}` to `options`"), [edit])
+        }
+        _ => None,
+    }
+}
+
+/// The period as the expiry's Python source: `60`, `0.5`; whole seconds (at least 1) for
+/// `expire_seconds`, an integer field in django-celery-beat. `None` for absurd periods.
+fn expiry_text(key: &str, secs: f64) -> Option<String> {
+    if !secs.is_finite() || secs <= 0.0 || secs >= 1e15 {
+        return None;
+    }
+    if key == "expire_seconds" {
+        return Some(format!("{}", (secs.floor() as u64).max(1)));
+    }
+    if secs.fract() == 0.0 {
+        Some(format!("{}", secs as u64))
+    } else {
+        Some(format!("{secs}"))
     }
 }
 

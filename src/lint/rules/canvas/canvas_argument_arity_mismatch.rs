@@ -1,7 +1,14 @@
 //! CD502 `canvas-argument-arity-mismatch`: a mutable signature that cannot take the parent's
 //! result canvas prepends to its arguments, or an immutable one that lacks an argument.
+//!
+//! ## Fix safety
+//! Unsafe: `task.s(...)` becomes `task.si(...)` when the given arguments alone bind the task's
+//! signature completely (no missing, extra or unknown argument, keyword arguments known), so
+//! the task stops receiving the parent's result. Withheld for `.signature(...)`, for
+//! immutable signatures and when the arguments alone do not bind.
 
 use crate::finding::Span;
+use crate::lint::fix::{self, Fix};
 use crate::lint::model::facts::{ArgCount, CallSite, DispatchKind, Feed, Value};
 use crate::lint::rules::RuleCx;
 use crate::lint::rules::reliability::task_call_arity_mismatch::bind_problems;
@@ -120,6 +127,16 @@ fn check_one(cx: &mut RuleCx<'_>, m: usize, f: &Fed<'_>) {
     if problems.is_empty() {
         return;
     }
+    let edit = if f.immutable || f.call.kind != DispatchKind::S || kwargs.is_none() {
+        None
+    } else {
+        // The arguments must bind exactly without the prepended value (`check_missing`).
+        let exact = bind_problems(project, def, DispatchKind::Si, &f.call.args, kwargs, true)
+            .is_some_and(|p| p.is_empty());
+        exact
+            .then(|| immutable_edit(project.file(m).text(), f.call.span))
+            .flatten()
+    };
     let signature = format!("{}(...)", f.call.text);
     let related = cx.related(
         task.module,
@@ -137,5 +154,28 @@ fn check_one(cx: &mut RuleCx<'_>, m: usize, f: &Fed<'_>) {
         ],
     )
     .with_task(task.name.as_deref())
-    .with_related(related);
+    .with_related(related)
+    .with_fix(edit.and_then(|e| {
+        Fix::unsafe_(
+            format!("Use `.si()` so the task does not receive {what}"),
+            [e],
+        )
+    }));
+}
+
+/// `task.s(...)` → `task.si(...)`: rename the attribute at the end of the callee.
+fn immutable_edit(source: &str, call: Span) -> Option<fix::Edit> {
+    let shape = crate::python::call_shape(source, call)?;
+    shape.parens?;
+    let callee = source.get(shape.callee.start as usize..shape.callee.end as usize)?;
+    let before = callee.strip_suffix('s')?.trim_end();
+    if !before.ends_with('.') {
+        return None;
+    }
+    fix::rename(
+        source,
+        Span::new(shape.callee.end - 1, shape.callee.end),
+        "s",
+        "si",
+    )
 }

@@ -13,6 +13,11 @@
 //! aliases atomic, dispatches already inside `transaction.atomic` (CD602) and tests are skipped;
 //! the suppressions of CD602 (on-commit deferral, task bases that override `delay`/`apply_async`)
 //! apply.
+//!
+//! ## Fix safety
+//! Unsafe, CD602's rewrite: `transaction.on_commit(functools.partial(t.delay, ...))`, offered
+//! only when the call's result is discarded and the module imports `transaction` and
+//! `functools`. The task is then not sent at all if the request's transaction rolls back.
 
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
@@ -160,7 +165,8 @@ pub(crate) fn check(cx: &mut RuleCx<'_>) {
             let related = cx.related(setting_module, setting_span, "`ATOMIC_REQUESTS` is on here");
             cx.report(*m, call.span, &[("call", &text), ("view", &view_label)])
                 .with_task(task.and_then(|t| project.tasks[t].name.as_deref()))
-                .with_related(related);
+                .with_related(related)
+                .with_fix(super::on_commit_fix(project, *m, call));
         }
         // One hop: a project helper the view calls.
         for (callee, at) in &view.calls {
@@ -196,7 +202,8 @@ pub(crate) fn check(cx: &mut RuleCx<'_>) {
                 )
                 .with_task(task.and_then(|t| project.tasks[t].name.as_deref()))
                 .with_related(caller)
-                .with_related(setting);
+                .with_related(setting)
+                .with_fix(super::on_commit_fix(project, *m, call));
             }
         }
     }
