@@ -243,7 +243,11 @@ fn sarif_lists_custom_rules_in_a_tool_extension() {
     let results = v["runs"][0]["results"].as_array().unwrap();
     let custom: Vec<&serde_json::Value> = results
         .iter()
-        .filter(|r| r["rule"]["id"].as_str().is_some_and(|id| id.starts_with("ACME")))
+        .filter(|r| {
+            r["rule"]["id"]
+                .as_str()
+                .is_some_and(|id| id.starts_with("ACME"))
+        })
         .collect();
     assert_eq!(custom.len(), 5);
     for r in custom {
