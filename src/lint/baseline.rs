@@ -21,13 +21,15 @@ const VERSION: u32 = 1;
 
 #[derive(Debug, thiserror::Error)]
 pub enum BaselineError {
-    #[error("cannot read baseline {path}: {source}")]
-    Read {
-        path: String,
-        source: std::io::Error,
-    },
+    // The I/O error is part of the message, not a `source`: anyhow would print it twice.
+    #[error("cannot read baseline {path}: {error}")]
+    Read { path: String, error: std::io::Error },
     #[error("baseline {path} is not valid JSON ({message}); write a new one with --write-baseline")]
     Corrupt { path: String, message: String },
+    #[error(
+        "baseline {path} has an invalid entry ({message}); write a new one with --write-baseline"
+    )]
+    Invalid { path: String, message: String },
     #[error("{path} is not a celery-doctor baseline (write one with --write-baseline)")]
     Foreign { path: String },
     #[error(
@@ -168,9 +170,9 @@ impl Baseline {
 
     pub fn load(path: &Path) -> Result<Baseline, BaselineError> {
         let shown = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|source| BaselineError::Read {
+        let text = std::fs::read_to_string(path).map_err(|error| BaselineError::Read {
             path: shown.clone(),
-            source,
+            error,
         })?;
         let value: serde_json::Value =
             serde_json::from_str(&text).map_err(|e| BaselineError::Corrupt {
@@ -197,7 +199,7 @@ impl Baseline {
                 });
             }
         }
-        let file: File = serde_json::from_value(value).map_err(|e| BaselineError::Corrupt {
+        let file: File = serde_json::from_value(value).map_err(|e| BaselineError::Invalid {
             path: shown,
             message: e.to_string(),
         })?;

@@ -194,6 +194,45 @@ pub fn collect(
     }
     files.sort();
     files.dedup();
+    // `alias.py -> tasks.py` beside `tasks.py`: lint the file once (and never stage two fixes
+    // for one file). Only symlinks are resolved, so the common case costs nothing.
+    let links: Vec<usize> = files
+        .iter()
+        .enumerate()
+        .filter(|(_, f)| {
+            f.symlink_metadata()
+                .is_ok_and(|m| m.file_type().is_symlink())
+        })
+        .map(|(i, _)| i)
+        .collect();
+    if !links.is_empty() {
+        let absolute = |f: &Path| {
+            if f.is_absolute() {
+                f.to_path_buf()
+            } else {
+                cwd.join(f)
+            }
+        };
+        let regular: std::collections::HashSet<PathBuf> = files
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| !links.contains(i))
+            .map(|(_, f)| absolute(f))
+            .collect();
+        let mut targets = std::collections::HashSet::new();
+        let drop: std::collections::HashSet<usize> = links
+            .into_iter()
+            .filter(|&i| {
+                std::fs::canonicalize(&files[i])
+                    .is_ok_and(|t| regular.contains(&t) || !targets.insert(t))
+            })
+            .collect();
+        let mut i = 0;
+        files.retain(|_| {
+            i += 1;
+            !drop.contains(&(i - 1))
+        });
+    }
 
     let mut pkg_cache: HashMap<PathBuf, bool> = HashMap::new();
     let mut named = Vec::with_capacity(files.len());

@@ -419,6 +419,18 @@ fn duplicate_rule_ids_are_errors() {
         &o,
         ".celery-doctor/rules/b.yaml:2: field `id`: duplicate rule id `ACME001` (first defined at .celery-doctor/rules/a.yaml:2)",
     );
+    // Custom vs custom in one file: the error points at the second definition (line 14).
+    let twice = format!(
+        "{VALID}{}",
+        VALID
+            .strip_prefix("rules:\n")
+            .unwrap()
+            .replace("ACME001\n", "ACME001\n    name: other-name\n")
+    );
+    bad_rule(
+        &twice,
+        ".celery-doctor/rules/house.yaml:14: field `id`: duplicate rule id `ACME001` (first defined at .celery-doctor/rules/house.yaml:2)",
+    );
     // A bad id.
     bad_rule(
         &VALID.replace("ACME001", "acme-1"),

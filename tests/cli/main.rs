@@ -660,7 +660,7 @@ fn bad_baselines_exit_2() {
         ("corrupt.json", "is not valid JSON"),
         ("sarif.json", "is not a celery-doctor baseline"),
         ("future.json", "format version 9"),
-        ("wrong-type.json", "is not valid JSON"),
+        ("wrong-type.json", "has an invalid entry"),
         ("missing.json", "cannot read baseline missing.json"),
     ] {
         let o = run_in(dir.path(), &["lint", ".", "--baseline", file]);
@@ -673,6 +673,15 @@ fn bad_baselines_exit_2() {
         &["lint", ".", "--write-baseline", "no/such/dir/b.json"],
     );
     assert_one_line_error(&o, "no/such/dir/b.json");
+    assert!(!dir.path().join("no").exists());
+    // An unreadable baseline's error names the cause once.
+    let o = run_in(dir.path(), &["lint", ".", "--baseline", "missing.json"]);
+    assert_eq!(
+        stderr(&o).matches("No such file or directory").count(),
+        1,
+        "{}",
+        stderr(&o)
+    );
 }
 
 /// Each hook of `.pre-commit-hooks.yaml` runs as pre-commit runs it: the `entry` split on
@@ -698,4 +707,26 @@ fn pre_commit_hooks_run_as_declared() {
         assert_eq!(o.status.code(), Some(1), "{hook:?}: {}", stderr(&o));
         assert!(stdout(&o).contains("CD201"), "{}", stdout(&o));
     }
+}
+
+/// A symlink to a linted file is the same file: linted once, fixed once.
+#[cfg(unix)]
+#[test]
+fn a_symlinked_alias_is_linted_and_fixed_once() {
+    let src = b"from celery import shared_task\n\n\n@shared_task(time_limit=60)\ndef push(self, x):\n    raise self.retry()\n";
+    let dir = tree(&[("tasks.py", src)]);
+    std::os::unix::fs::symlink("tasks.py", dir.path().join("alias.py")).unwrap();
+    let o = run_in(dir.path(), &["lint", ".", "--format", "json"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert_eq!(codes_and_lines(&o), vec![("CD401".to_string(), 5)]);
+    let o = run_in(dir.path(), &["lint", ".", "--fix"]);
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+    let fixed = std::fs::read_to_string(dir.path().join("tasks.py")).unwrap();
+    assert_eq!(fixed.matches("bind=True").count(), 1, "{fixed}");
+    assert!(
+        std::fs::symlink_metadata(dir.path().join("alias.py"))
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
 }

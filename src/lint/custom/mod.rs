@@ -110,17 +110,19 @@ fn allowed_placeholders(selector: &Selector) -> Vec<String> {
 }
 
 /// The line of `id: <id>` in a rule file (for errors found after parsing).
-fn line_of_id(text: &str, id: &str) -> usize {
-    for (i, line) in text.lines().enumerate() {
-        let t = line.trim_start().trim_start_matches('-').trim_start();
-        if let Some(rest) = t.strip_prefix("id:") {
-            let v = rest.split('#').next().unwrap_or("").trim();
-            if v.trim_matches(['"', '\'']) == id {
-                return i + 1;
-            }
-        }
-    }
-    1
+/// `nth` counts earlier rules of the same file with the same id (a duplicate points at itself).
+fn line_of_id(text: &str, id: &str, nth: usize) -> usize {
+    text.lines()
+        .enumerate()
+        .filter(|(_, line)| {
+            let t = line.trim_start().trim_start_matches('-').trim_start();
+            t.strip_prefix("id:").is_some_and(|rest| {
+                let v = rest.split('#').next().unwrap_or("").trim();
+                v.trim_matches(['"', '\'']) == id
+            })
+        })
+        .nth(nth)
+        .map_or(1, |(i, _)| i + 1)
 }
 
 /// `rules[0].match.task: unknown field ... at line 7 column 9` → (7, "field `rules[0].match.task`: unknown field ...").
@@ -153,8 +155,11 @@ pub fn parse(file: &str, text: &str) -> Result<Vec<CustomRule>, CustomRuleError>
         message: e.to_string(),
     })?;
     let mut out = Vec::new();
+    let mut seen_ids: Vec<String> = Vec::new();
     for (i, spec) in parsed.rules.into_iter().enumerate() {
-        let line = line_of_id(text, &spec.id.0);
+        let nth = seen_ids.iter().filter(|x| **x == spec.id.0).count();
+        seen_ids.push(spec.id.0.clone());
+        let line = line_of_id(text, &spec.id.0, nth);
         let invalid = |field: &str, message: String| CustomRuleError::Invalid {
             file: file.to_string(),
             line,
