@@ -100,6 +100,12 @@ pub fn run(args: LintArgs) -> anyhow::Result<ExitStatus> {
     let timings = std::env::var_os("CELERY_DOCTOR_TIMINGS").is_some();
     let t_walk = std::time::Instant::now();
     let collected = walk::collect(&args.paths, settings.exclude.as_ref(), &cwd)?;
+    // `lint proj/settings.py orders/views.py`, `lint orders/`: the rest of the project exists
+    // but was not read, so names pointing into it are unknown.
+    settings.rule_options.partial_tree = args
+        .paths
+        .iter()
+        .any(|p| p.is_file() || p.join("__init__.py").is_file());
     if timings {
         eprintln!(
             "celery-doctor: timings: walk and read {:?} (peak RSS {})",

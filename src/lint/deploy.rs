@@ -35,102 +35,192 @@ pub fn scan(text: &str) -> Vec<WorkerCommand> {
         if line.starts_with('#') || !line.to_ascii_lowercase().contains("celery") {
             continue;
         }
-        let tokens: Vec<&str> = line
+        let mut tokens: Vec<&str> = Vec::new();
+        for t in line
             .split(|c: char| c.is_whitespace() || c == '[' || c == ']')
             .map(|t| t.trim_end_matches(',').trim_matches(['"', '\'']))
             .filter(|t| !t.is_empty())
-            .collect();
-        let Some(celery_at) = tokens
-            .iter()
-            .position(|t| *t == "celery" || t.ends_with("/celery"))
-        else {
-            // `${CELERY_BIN} -A $CELERY_APP multi start ...` (Celery's systemd example): a
-            // worker whose program and queues come from variables.
-            let via_variable = tokens
-                .iter()
-                .any(|t| t.contains('$') && t.to_ascii_lowercase().contains("celery"));
-            if via_variable && tokens.iter().any(|t| *t == "multi" || *t == "worker") {
-                out.push(WorkerCommand {
-                    is_worker: true,
-                    dynamic: true,
-                    queues_dynamic: true,
-                    ..WorkerCommand::default()
-                });
+        {
+            // `-Q a; celery beat`: the separator glued to the last argument.
+            match t.strip_suffix(';') {
+                Some(head) if !head.is_empty() && !head.ends_with(';') => {
+                    tokens.extend([head, ";"]);
+                }
+                _ => tokens.push(t),
             }
-            continue;
-        };
-        let args = &tokens[celery_at + 1..];
-        // `celery multi start w1 w2 -Q:w1 a -Q:w2 b`: per-node options the model does not
-        // read, so the queues these workers consume are unknown.
-        if args.contains(&"multi") {
+        }
+        // Each command of a shell list (`cd /app && celery ... worker`, `a; b`, `a & b`,
+        // `a | tee`) is read on its own, so that its arguments are not mixed with another's.
+        for command in tokens.split(|t| matches!(*t, "&&" | "||" | ";" | "|" | "&" | ";;")) {
+            scan_command(command, broker_env, &mut out);
+        }
+    }
+    out
+}
+
+/// Options of `celery`, `celery worker` and `celery beat` that take a value, so that a
+/// variable after them is that value and not pass-through arguments.
+const VALUE_OPTIONS: &[&str] = &[
+    "-A",
+    "--app",
+    "-b",
+    "--broker",
+    "--result-backend",
+    "--loader",
+    "--config",
+    "--workdir",
+    "-n",
+    "--hostname",
+    "-S",
+    "--statedb",
+    "--scheduler",
+    "-l",
+    "--loglevel",
+    "-O",
+    "--prefetch-multiplier",
+    "-c",
+    "--concurrency",
+    "-P",
+    "--pool",
+    "--time-limit",
+    "--soft-time-limit",
+    "--max-tasks-per-child",
+    "--max-memory-per-child",
+    "-Q",
+    "--queues",
+    "-X",
+    "--exclude-queues",
+    "-I",
+    "--include",
+    "--autoscale",
+    "--heartbeat-interval",
+    "-s",
+    "--schedule",
+    "--schedule-filename",
+    "--max-interval",
+    "-f",
+    "--logfile",
+    "--pidfile",
+    "--uid",
+    "--gid",
+    "--umask",
+    "--executable",
+];
+
+/// A value expanded when the command runs: a shell or Makefile variable, a template, a
+/// supervisor `%(ENV_X)s` expansion.
+fn is_expansion(t: &str) -> bool {
+    t.contains('$') || t.contains("{{") || t.contains("%(")
+}
+
+/// `>`, `>>`, `2>`, `<`, `2>&1`, `>/dev/null`, `&>log`: a redirection, not an argument.
+fn is_redirection(t: &str) -> bool {
+    let rest = t.trim_start_matches(|c: char| c.is_ascii_digit() || c == '&');
+    rest.starts_with('>') || rest.starts_with('<')
+}
+
+/// Read the celery command among `tokens` (one command of a shell list).
+fn scan_command(tokens: &[&str], broker_env: bool, out: &mut Vec<WorkerCommand>) {
+    let Some(celery_at) = tokens
+        .iter()
+        .position(|t| *t == "celery" || t.ends_with("/celery"))
+    else {
+        // `${CELERY_BIN} -A $CELERY_APP multi start ...` (Celery's systemd example): a
+        // worker whose program and queues come from variables.
+        let via_variable = tokens
+            .iter()
+            .any(|t| t.contains('$') && t.to_ascii_lowercase().contains("celery"));
+        if via_variable && tokens.iter().any(|t| *t == "multi" || *t == "worker") {
             out.push(WorkerCommand {
                 is_worker: true,
                 dynamic: true,
                 queues_dynamic: true,
                 ..WorkerCommand::default()
             });
-            continue;
         }
-        let is_worker = args.contains(&"worker");
-        let is_beat = args.contains(&"beat");
-        if !is_worker && !is_beat {
-            continue;
-        }
-        let mut cmd = WorkerCommand {
-            is_worker,
-            runs_beat: is_beat,
-            broker_env,
+        return;
+    };
+    let args = &tokens[celery_at + 1..];
+    // `celery multi start w1 w2 -Q:w1 a -Q:w2 b`: per-node options the model does not
+    // read, so the queues these workers consume are unknown.
+    if args.contains(&"multi") {
+        out.push(WorkerCommand {
+            is_worker: true,
+            dynamic: true,
+            queues_dynamic: true,
             ..WorkerCommand::default()
+        });
+        return;
+    }
+    let is_worker = args.contains(&"worker");
+    let is_beat = args.contains(&"beat");
+    if !is_worker && !is_beat {
+        return;
+    }
+    let mut cmd = WorkerCommand {
+        is_worker,
+        runs_beat: is_beat,
+        broker_env,
+        ..WorkerCommand::default()
+    };
+    let mut i = 0;
+    while i < args.len() {
+        if is_redirection(args[i]) {
+            // `> log` names its target in the next word.
+            i += if args[i].ends_with(['>', '<']) { 2 } else { 1 };
+            continue;
+        }
+        let (flag, inline) = match args[i].split_once('=') {
+            Some((f, v)) if f.starts_with('-') => (f, Some(v)),
+            // `-Qvideo,emails`: the short option with its value attached.
+            _ if args[i].starts_with("-Q") && args[i].len() > 2 => ("-Q", Some(&args[i][2..])),
+            _ => (args[i], None),
         };
-        let mut i = 0;
-        while i < args.len() {
-            let (flag, inline) = match args[i].split_once('=') {
-                Some((f, v)) if f.starts_with('-') => (f, Some(v)),
-                // `-Qvideo,emails`: the short option with its value attached.
-                _ if args[i].starts_with("-Q") && args[i].len() > 2 => ("-Q", Some(&args[i][2..])),
-                _ => (args[i], None),
-            };
-            let value = inline.or_else(|| args.get(i + 1).copied());
-            let consumed = usize::from(inline.is_none());
-            let dynamic = value.is_some_and(|v| v.contains('$') || v.contains("{{"));
-            match flag {
-                "-B" | "--beat" => cmd.runs_beat = true,
-                "--time-limit" => {
-                    cmd.time_limit = value.and_then(seconds);
-                    cmd.dynamic |= dynamic;
-                    i += consumed;
-                }
-                "--soft-time-limit" => {
-                    cmd.soft_time_limit = value.and_then(seconds);
-                    cmd.dynamic |= dynamic;
-                    i += consumed;
-                }
-                "-I" | "--include" => {
-                    cmd.includes.extend(
-                        value
-                            .into_iter()
-                            .flat_map(|v| v.split(',').map(str::to_string)),
-                    );
-                    i += consumed;
-                }
-                "-Q" | "--queues" => {
-                    cmd.queues = value.map(|v| v.split(',').map(str::to_string).collect());
-                    cmd.dynamic |= dynamic;
-                    cmd.queues_dynamic |= dynamic || value.is_none();
-                    i += consumed;
-                }
-                "-S" | "--scheduler" => {
-                    cmd.scheduler = value.map(str::to_string);
-                    cmd.dynamic |= dynamic;
-                    i += consumed;
-                }
-                _ => {}
+        if !flag.starts_with('-') {
+            // `"$@"`, `$CELERY_ARGS`, `${ARGS}`, `{{ args }}`: arguments passed through from
+            // elsewhere may hold `-Q`, `-B` or time limits, so this worker's facts are unknown.
+            if is_expansion(flag) {
+                cmd.dynamic = true;
+                cmd.queues_dynamic = true;
             }
             i += 1;
+            continue;
         }
-        out.push(cmd);
+        let value = inline.or_else(|| args.get(i + 1).copied());
+        let takes_value = VALUE_OPTIONS.contains(&flag);
+        let consumed = usize::from(inline.is_none() && takes_value);
+        let dynamic = value.is_some_and(is_expansion);
+        match flag {
+            "-B" | "--beat" => cmd.runs_beat = true,
+            "--time-limit" => {
+                cmd.time_limit = value.and_then(seconds);
+                cmd.dynamic |= dynamic;
+            }
+            "--soft-time-limit" => {
+                cmd.soft_time_limit = value.and_then(seconds);
+                cmd.dynamic |= dynamic;
+            }
+            "-I" | "--include" => {
+                cmd.includes.extend(
+                    value
+                        .into_iter()
+                        .flat_map(|v| v.split(',').map(str::to_string)),
+                );
+            }
+            "-Q" | "--queues" => {
+                cmd.queues = value.map(|v| v.split(',').map(str::to_string).collect());
+                cmd.dynamic |= dynamic;
+                cmd.queues_dynamic |= dynamic || value.is_none();
+            }
+            "-S" | "--scheduler" => {
+                cmd.scheduler = value.map(str::to_string);
+                cmd.dynamic |= dynamic;
+            }
+            _ => {}
+        }
+        i += 1 + consumed;
     }
-    out
+    out.push(cmd);
 }
 
 /// The file sets the broker through Celery's environment variables, which win over the
@@ -180,11 +270,7 @@ pub fn scan_file(path: &Path, text: &str) -> Vec<WorkerCommand> {
         return scan(text);
     }
     if compose {
-        // One-line commands are read line by line; `command:`/`entrypoint:` block lists
-        // (`- celery` / `- worker` on separate lines) need the YAML reader.
-        let mut out = scan(text);
-        out.extend(scan_containers(text, true));
-        return out;
+        return scan_compose(text);
     }
     let in_templates = path
         .parent()
@@ -276,7 +362,9 @@ fn exec_blocks(lines: &[&str]) -> Vec<ExecBlock> {
             block.templated |= flow.contains("{{");
             block.items.push(flow);
         } else if rest.starts_with('|') || rest.starts_with('>') {
-            let (script, next) = block_scalar(lines, i, key_indent);
+            // The key's own scalar is one command string (compose splits it into words,
+            // newlines included), whatever the block style.
+            let (script, next) = block_scalar(lines, i, key_indent, true);
             block.templated |= script.contains("{{");
             block.items.push(script);
             block.last_line = next.saturating_sub(1).max(block.first_line);
@@ -307,7 +395,8 @@ fn exec_blocks(lines: &[&str]) -> Vec<ExecBlock> {
                 block.last_line = i;
                 i += 1;
                 if item.starts_with('|') || item.starts_with('>') {
-                    let (script, next) = block_scalar(lines, i, ind);
+                    // A literal item is a script (`sh -c`), a folded one a single line.
+                    let (script, next) = block_scalar(lines, i, ind, item.starts_with('>'));
                     block.templated |= script.contains("{{");
                     block.items.push(script);
                     if next > i {
@@ -325,9 +414,16 @@ fn exec_blocks(lines: &[&str]) -> Vec<ExecBlock> {
     blocks
 }
 
-/// The lines of a block scalar starting at `start` (deeper than `parent_indent`), joined
-/// with newlines, and the index of the first line after it.
-fn block_scalar(lines: &[&str], start: usize, parent_indent: usize) -> (String, usize) {
+/// The lines of a block scalar starting at `start` (deeper than `parent_indent`), and the
+/// index of the first line after it. The lines are joined with newlines (a script), or with
+/// `one_line`, into one line with shell continuations removed (a folded scalar, or a command
+/// string that is split into words).
+fn block_scalar(
+    lines: &[&str],
+    start: usize,
+    parent_indent: usize,
+    one_line: bool,
+) -> (String, usize) {
     let mut out = Vec::new();
     let mut i = start;
     while i < lines.len() {
@@ -338,7 +434,13 @@ fn block_scalar(lines: &[&str], start: usize, parent_indent: usize) -> (String, 
         out.push(l.trim());
         i += 1;
     }
-    (out.join("\n"), i)
+    let script = out.join("\n");
+    if one_line {
+        let words: Vec<String> = join_continuations(&script);
+        (words.join(" ").trim().to_string(), i)
+    } else {
+        (script, i)
+    }
 }
 
 /// Celery command lines of the containers in a Kubernetes manifest or Helm template.
@@ -346,16 +448,48 @@ fn block_scalar(lines: &[&str], start: usize, parent_indent: usize) -> (String, 
 /// `args` alone run under the image's entrypoint, which may be `celery`. A container whose
 /// command is templated (`{{ }}`) in a file that mentions celery is an unknown worker.
 fn scan_kubernetes(text: &str) -> Vec<WorkerCommand> {
-    scan_containers(text, false)
+    scan_containers(text)
 }
 
-/// Celery command lines of `command`/`args`/`entrypoint` blocks; with `multiline_only`, only
-/// containers with a block spanning several lines (the others were read line by line).
-fn scan_containers(text: &str, multiline_only: bool) -> Vec<WorkerCommand> {
+/// Celery command lines of a compose file. One-line commands are read line by line;
+/// `command:`/`entrypoint:` blocks spanning several lines (block lists, block scalars) need the
+/// YAML reader, and their lines are left out of the line-by-line reading so that a worker is
+/// not also read from its raw lines (`command: >` followed by `celery -A proj worker` and
+/// `-Q orders` on the next lines is one worker consuming `orders`).
+fn scan_compose(text: &str) -> Vec<WorkerCommand> {
     let lines: Vec<&str> = text.lines().collect();
     let blocks = exec_blocks(&lines);
+    let groups: Vec<Vec<&ExecBlock>> = container_groups(&lines, &blocks)
+        .into_iter()
+        .filter(|g| g.iter().any(|b| b.first_line != b.last_line))
+        .collect();
+    let mut covered = vec![false; lines.len()];
+    for b in groups.iter().flatten() {
+        for c in covered.iter_mut().take(b.last_line + 1).skip(b.first_line) {
+            *c = true;
+        }
+    }
+    let rest: Vec<&str> = lines
+        .iter()
+        .zip(&covered)
+        .map(|(l, c)| if *c { "" } else { *l })
+        .collect();
+    let mut out = scan(&rest.join("\n"));
+    let broker_env = sets_broker_env(text);
     let mentions_celery = text.contains("celery");
-    let mut out = Vec::new();
+    for group in &groups {
+        for mut cmd in scan_group(group, mentions_celery) {
+            // The file's environment applies as in the line-by-line reading.
+            cmd.broker_env |= broker_env;
+            out.push(cmd);
+        }
+    }
+    out
+}
+
+/// The `command`/`args`/`entrypoint` blocks of each container: a block and its sibling key.
+fn container_groups<'a>(lines: &[&str], blocks: &'a [ExecBlock]) -> Vec<Vec<&'a ExecBlock>> {
+    let mut groups = Vec::new();
     let mut i = 0;
     while i < blocks.len() {
         let mut group = vec![&blocks[i]];
@@ -370,52 +504,65 @@ fn scan_containers(text: &str, multiline_only: bool) -> Vec<WorkerCommand> {
             i += 1;
         }
         i += 1;
-        if multiline_only && group.iter().all(|b| b.first_line == b.last_line) {
-            continue;
-        }
-        let templated = group.iter().any(|b| b.templated);
-        let items: Vec<&String> = group.iter().flat_map(|b| b.items.iter()).collect();
-        let mut found = Vec::new();
-        for script in items.iter().filter(|s| s.contains('\n')) {
-            found.extend(scan(script));
-        }
-        let line = items
-            .iter()
-            .filter(|s| !s.contains('\n'))
-            .map(|s| s.as_str())
-            .collect::<Vec<_>>()
-            .join(" ");
-        let mut from_line = scan(&line);
-        if from_line.is_empty() {
-            let tokens: Vec<&str> = line
-                .split(|c: char| c.is_whitespace() || c == '[' || c == ']')
-                .map(|t| t.trim_end_matches(',').trim_matches(['"', '\'']))
-                .collect();
-            // `args: ["-A", "proj", "worker", "-Q", "a"]` under a `celery` entrypoint.
-            if tokens.contains(&"worker") || tokens.contains(&"beat") {
-                from_line = scan(&format!("celery {line}"));
-            }
-        }
-        found.extend(from_line);
-        if templated {
-            for cmd in &mut found {
-                if cmd.is_worker {
-                    cmd.queues_dynamic = true;
-                    cmd.dynamic = true;
-                }
-            }
-            if found.is_empty() && mentions_celery {
-                found.push(WorkerCommand {
-                    is_worker: true,
-                    dynamic: true,
-                    queues_dynamic: true,
-                    ..WorkerCommand::default()
-                });
-            }
-        }
-        out.extend(found);
+        groups.push(group);
     }
-    out
+    groups
+}
+
+/// Celery command lines of `command`/`args`/`entrypoint` blocks.
+fn scan_containers(text: &str) -> Vec<WorkerCommand> {
+    let lines: Vec<&str> = text.lines().collect();
+    let blocks = exec_blocks(&lines);
+    let mentions_celery = text.contains("celery");
+    container_groups(&lines, &blocks)
+        .iter()
+        .flat_map(|group| scan_group(group, mentions_celery))
+        .collect()
+}
+
+/// Celery command lines of one container's blocks.
+fn scan_group(group: &[&ExecBlock], mentions_celery: bool) -> Vec<WorkerCommand> {
+    let templated = group.iter().any(|b| b.templated);
+    let items: Vec<&String> = group.iter().flat_map(|b| b.items.iter()).collect();
+    let mut found = Vec::new();
+    for script in items.iter().filter(|s| s.contains('\n')) {
+        found.extend(scan(script));
+    }
+    let line = items
+        .iter()
+        .filter(|s| !s.contains('\n'))
+        .map(|s| s.as_str())
+        .collect::<Vec<_>>()
+        .join(" ");
+    let mut from_line = scan(&line);
+    if from_line.is_empty() {
+        let tokens: Vec<&str> = line
+            .split(|c: char| c.is_whitespace() || c == '[' || c == ']')
+            .map(|t| t.trim_end_matches(',').trim_matches(['"', '\'']))
+            .collect();
+        // `args: ["-A", "proj", "worker", "-Q", "a"]` under a `celery` entrypoint.
+        if tokens.contains(&"worker") || tokens.contains(&"beat") {
+            from_line = scan(&format!("celery {line}"));
+        }
+    }
+    found.extend(from_line);
+    if templated {
+        for cmd in &mut found {
+            if cmd.is_worker {
+                cmd.queues_dynamic = true;
+                cmd.dynamic = true;
+            }
+        }
+        if found.is_empty() && mentions_celery {
+            found.push(WorkerCommand {
+                is_worker: true,
+                dynamic: true,
+                queues_dynamic: true,
+                ..WorkerCommand::default()
+            });
+        }
+    }
+    found
 }
 
 #[cfg(test)]
@@ -556,5 +703,58 @@ spec:
         let cmds = scan("exec celery -A shop worker \\\n    --loglevel=info \\\n    -Q a,b\n");
         assert_eq!(cmds.len(), 1);
         assert_eq!(cmds[0].queues.as_ref().map(Vec::len), Some(2));
+    }
+
+    #[test]
+    fn pass_through_arguments_make_queues_unknown() {
+        for args in ["\"$@\"", "$CELERY_ARGS", "${ARGS}", "$*", "{{ args }}"] {
+            let cmds = scan(&format!(
+                "exec celery -A app worker --loglevel=info {args}\n"
+            ));
+            assert_eq!(cmds.len(), 1, "{args}");
+            assert!(cmds[0].queues_dynamic && cmds[0].dynamic, "{args}");
+        }
+        // Variables that are option values are not pass-through arguments.
+        let cmds = scan("celery -A $APP worker -l $LEVEL -n w@$HOST -c ${N} -Q a --pool=$POOL\n");
+        assert!(!cmds[0].queues_dynamic && !cmds[0].dynamic, "{cmds:?}");
+        assert_eq!(cmds[0].queues.as_deref(), Some(&["a".to_string()][..]));
+        // Nor are the words of the next command, or a redirection target.
+        let cmds = scan("cd $APP_DIR && celery -A app worker -Q a > $LOG 2>&1 && echo $DONE\n");
+        assert_eq!(cmds.len(), 1);
+        assert!(!cmds[0].queues_dynamic, "{cmds:?}");
+        // Two commands of one line are two command lines.
+        let cmds = scan("celery -A app worker -Q a; celery -A app worker -Q b &\n");
+        assert_eq!(cmds.len(), 2);
+        assert_eq!(cmds[0].queues.as_deref(), Some(&["a".to_string()][..]));
+        assert_eq!(cmds[1].queues.as_deref(), Some(&["b".to_string()][..]));
+    }
+
+    #[test]
+    fn compose_block_scalars_are_one_command() {
+        use super::scan_file;
+        use std::path::Path;
+        for header in [">", ">-", "|", "|-"] {
+            let compose = format!(
+                "services:\n  worker-orders:\n    build: .\n    command: {header}\n      celery -A proj worker\n      -Q orders\n    environment:\n      CELERY_BROKER_URL: redis://r\n  beat:\n    command: celery -A proj beat\n"
+            );
+            let cmds = scan_file(Path::new("docker-compose.yml"), &compose);
+            assert_eq!(cmds.len(), 2, "{header}: {cmds:?}");
+            let worker = cmds.iter().find(|c| c.is_worker).expect("worker");
+            assert_eq!(
+                worker.queues.as_deref(),
+                Some(&["orders".to_string()][..]),
+                "{header}"
+            );
+            assert!(worker.broker_env);
+            assert!(cmds.iter().any(|c| c.runs_beat && !c.is_worker));
+        }
+        // A literal item of a `sh -c` list is a script: one command per line.
+        let compose = "services:\n  w:\n    command:\n      - sh\n      - -c\n      - |\n        celery -A proj worker \\\n          -Q a\n        celery -A proj worker -Q b\n";
+        let cmds = scan_file(Path::new("compose.yaml"), compose);
+        let queues: Vec<_> = cmds.iter().map(|c| c.queues.clone()).collect();
+        assert_eq!(
+            queues,
+            vec![Some(vec!["a".to_string()]), Some(vec!["b".to_string()])]
+        );
     }
 }

@@ -730,3 +730,59 @@ fn a_symlinked_alias_is_linted_and_fixed_once() {
             .is_symlink()
     );
 }
+
+/// `lint proj/settings.py orders/views.py` reads part of the project: a beat entry or route
+/// naming a task in a module that was not linted is unknown, not a finding (CD901, CD952).
+/// Linting the whole tree still reports the stale names.
+#[test]
+fn names_into_unlinted_modules_are_unknown_in_a_partial_lint() {
+    let settings: &[u8] = br#"INSTALLED_APPS = ["orders"]
+CELERY_TASK_ROUTES = {
+    "orders.tasks.*": {"queue": "orders"},
+    "orders.tasks.emails.send_confirmaton": {"queue": "mail"},
+}
+CELERY_BEAT_SCHEDULE = {
+    "poll": {"task": "orders.tasks.emails.poll_inbox", "schedule": 300.0},
+    "cleanup": {"task": "orders.jobs.cleanup", "schedule": 86400.0},
+}
+"#;
+    let dir = tree(&[
+        ("manage.py", b"import os\nos.environ.setdefault(\"DJANGO_SETTINGS_MODULE\", \"proj.settings\")\n"),
+        ("proj/__init__.py", b""),
+        ("proj/settings.py", settings),
+        ("orders/__init__.py", b""),
+        ("orders/views.py", b"def index(request):\n    return None\n"),
+        ("orders/tasks/__init__.py", b"from .emails import *  # noqa\n"),
+        (
+            "orders/tasks/emails.py",
+            b"from celery import shared_task\n\n\n@shared_task\ndef send_confirmation(order_id):\n    return None\n\n\n@shared_task\ndef poll_inbox():\n    return None\n",
+        ),
+    ]);
+    let findings = |paths: &[&str]| -> Vec<String> {
+        let mut args = vec!["lint", "--format", "json", "--select", "CD901,CD952"];
+        args.extend_from_slice(paths);
+        let o = run_in(dir.path(), &args);
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout)
+            .unwrap_or_else(|e| panic!("{e}: {}{}", stdout(&o), stderr(&o)));
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|f| {
+                format!(
+                    "{} {}",
+                    f["code"].as_str().unwrap(),
+                    f["start"]["line"].as_u64().unwrap()
+                )
+            })
+            .collect()
+    };
+    // The whole tree: the misspelt route and the entry naming a module that does not exist.
+    assert_eq!(findings(&["."]), vec!["CD952 4", "CD901 8"]);
+    // Part of it: `orders` is a project package, but `orders.tasks.emails` (and
+    // `orders.jobs`, `orders.tasks`) were not linted.
+    assert_eq!(
+        findings(&["proj/settings.py", "orders/views.py"]),
+        Vec::<String>::new()
+    );
+    assert_eq!(findings(&["proj", "orders/views.py"]), Vec::<String>::new());
+}

@@ -100,7 +100,13 @@ pub struct Project {
     other_refs: HashSet<String>,
     /// Literal `task_annotations` dicts, resolved once.
     annotations: Vec<Value>,
+    /// Per module, the recorded literal spans by `(root, path)`, built on first use so that
+    /// looking up every entry of a large schedule stays linear.
+    literal_index: std::sync::OnceLock<Vec<LiteralIndex>>,
 }
+
+/// Index of one module's `literal_spans`: `(root, path)` → position of the first record.
+type LiteralIndex = HashMap<(Span, Vec<String>), usize>;
 
 /// Options hints from the configuration file.
 #[derive(Clone, Debug, Default)]
@@ -1343,11 +1349,21 @@ pub const DJANGO_BEAT_ENTRY_KEYS: &[&str] = &[
 impl Project {
     /// The recorded span of the literal item at `path` below the value at `root`.
     pub fn literal_span(&self, module: usize, root: Span, path: &[&str]) -> Option<&LiteralSpan> {
-        self.modules[module].facts.literal_spans.iter().find(|l| {
-            l.root == root
-                && l.path.len() == path.len()
-                && l.path.iter().zip(path).all(|(a, b)| a == b)
-        })
+        let index = self.literal_index.get_or_init(|| {
+            self.modules
+                .iter()
+                .map(|m| {
+                    let mut by_path = LiteralIndex::default();
+                    for (i, l) in m.facts.literal_spans.iter().enumerate() {
+                        by_path.entry((l.root, l.path.clone())).or_insert(i);
+                    }
+                    by_path
+                })
+                .collect()
+        });
+        let key = (root, path.iter().map(|p| (*p).to_string()).collect());
+        let i = *index.get(module)?.get(&key)?;
+        self.modules[module].facts.literal_spans.get(i)
     }
 
     /// Follow a configuration value through module constants to the literal it names:

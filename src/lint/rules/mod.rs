@@ -137,6 +137,9 @@ pub struct RuleOptions {
     pub external_task_prefixes: Vec<String>,
     /// CD902: beat entries firing at least this often (seconds) need an expiry.
     pub beat_expiry_threshold: f64,
+    /// Only part of the project was named for linting (single files, or a package directory
+    /// without its siblings): modules that were not linted may still exist (CD901, CD952).
+    pub partial_tree: bool,
 }
 
 impl Default for RuleOptions {
@@ -146,6 +149,7 @@ impl Default for RuleOptions {
             extra_known_settings: Vec::new(),
             external_task_prefixes: Vec::new(),
             beat_expiry_threshold: 3600.0,
+            partial_tree: false,
         }
     }
 }

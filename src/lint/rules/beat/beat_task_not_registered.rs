@@ -11,7 +11,8 @@
 //! ## Known false positives
 //! Names whose first segment is not a project package (third-party tasks, `celery.*`
 //! built-ins, `external-task-prefixes`) are skipped, and nothing is reported when some task
-//! names are unknown (`gen_task_name` overridden, computed `name=`).
+//! names are unknown (`gen_task_name` overridden, computed `name=`). When only part of the
+//! project is linted (`lint proj/settings.py`), a name whose module was not linted is unknown.
 
 use crate::finding::Span;
 use crate::lint::model::Project;
@@ -86,6 +87,16 @@ fn checkable(cx: &RuleCx<'_>, task: &str) -> bool {
     }
     task.split_once('.')
         .is_some_and(|(first, _)| cx.project.is_project_package(first))
+        && !module_not_linted(cx, task)
+}
+
+/// Only part of the project is linted and the module the task name points into (the name
+/// without its last segment) is not among the linted modules: the task may be defined there.
+pub(crate) fn module_not_linted(cx: &RuleCx<'_>, task: &str) -> bool {
+    cx.options.partial_tree
+        && task
+            .rsplit_once('.')
+            .is_none_or(|(module, _)| cx.project.module(module).is_none())
 }
 
 /// The registered name the author probably meant, and that task: the task at that import

@@ -14,11 +14,12 @@
 //! Keys whose first segment is not a project package (third-party tasks, `celery.*`) are
 //! skipped; so is everything when some task names are unknown (`gen_task_name` overridden,
 //! computed `name=`), and regexes using syntax the model does not evaluate (groups,
-//! alternation).
+//! alternation). When only part of the project is linted, patterns are skipped and an exact
+//! name counts only if its module was linted.
 
 use crate::lint::model::RoutePattern;
 use crate::lint::rules::RuleCx;
-use crate::lint::rules::beat::beat_task_not_registered::suggestion;
+use crate::lint::rules::beat::beat_task_not_registered::{module_not_linted, suggestion};
 
 pub(crate) fn check(cx: &mut RuleCx<'_>) {
     let project = cx.project;
@@ -61,6 +62,14 @@ pub(crate) fn check(cx: &mut RuleCx<'_>) {
             }
         }
         if matched != Some(false) {
+            continue;
+        }
+        // A partial lint: the matching task may be in a module that was not read.
+        let unread = match &route.pattern {
+            RoutePattern::Exact(name) => module_not_linted(cx, name),
+            _ => cx.options.partial_tree,
+        };
+        if unread {
             continue;
         }
         let kind = match route.pattern {

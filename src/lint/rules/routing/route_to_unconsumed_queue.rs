@@ -15,8 +15,9 @@
 //! on is accepted and then waits forever: no error anywhere, the queue only grows.
 //!
 //! ## Known false positives
-//! Cases 2 and 3 need every worker command line resolved: a `-Q $QUEUES`, a Helm template or
-//! no worker command line in the repository at all makes them silent. Routing computed by
+//! Cases 2 and 3 need every worker command line resolved: a `-Q $QUEUES`, pass-through
+//! arguments (`celery -A app worker "$@"`), a Helm template or no worker command line in the
+//! repository at all makes them silent. Routing computed by
 //! router functions is unknown.
 
 use crate::finding::{Severity, Span};
