@@ -238,6 +238,9 @@ pub struct ResultWait {
     pub guard_disabled: bool,
     /// A `timeout=` keyword is passed.
     pub timeout: bool,
+    /// The awaited name's `.ready()` was called earlier in the function: `if not r.ready():
+    /// return ...` or `r.get() if ready else ...` does not block (CD003).
+    pub ready_checked: bool,
 }
 
 #[derive(Clone, Debug)]

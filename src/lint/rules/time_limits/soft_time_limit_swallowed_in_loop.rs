@@ -14,7 +14,8 @@
 //!
 //! ## Known false positives
 //! Handlers that re-raise conditionally (`if isinstance(e, SoftTimeLimitExceeded): raise`)
-//! suppress. Tasks without a soft limit (or with an unknown one set to `None`) are out of scope.
+//! suppress, and so do handlers that call `self.retry(...)` or `<task>.retry(...)`, which
+//! always raises. Tasks without a soft limit (or with an unknown one set to `None`) are out of scope.
 
 use crate::lint::model::Project;
 use crate::lint::model::facts::{TaskDef, Value};
