@@ -3321,28 +3321,6 @@ fn is_serializer_registration(q: &str) -> bool {
     )
 }
 
-/// Queryset methods that return another queryset.
-const QUERYSET_METHODS: &[&str] = &[
-    "all",
-    "filter",
-    "exclude",
-    "order_by",
-    "select_related",
-    "prefetch_related",
-    "values",
-    "values_list",
-    "distinct",
-    "annotate",
-    "only",
-    "defer",
-    "none",
-    "using",
-    "reverse",
-    "select_for_update",
-];
-/// Queryset methods that return one model instance.
-const INSTANCE_METHODS: &[&str] = &["get", "create", "first", "last", "latest", "earliest"];
-
 /// A member seen while following a canvas's result flow.
 struct Role {
     receives: Feed,
@@ -3677,30 +3655,6 @@ impl<'s> Extractor<'s> {
             .collect()
     }
 
-    /// `Model.objects.<m>(...)...`: the last method, if the whole chain is a queryset chain.
-    fn orm_method(expr: &Expr) -> Option<&str> {
-        stacker::maybe_grow(RED_ZONE, STACK_GROWTH, || Self::orm_method_inner(expr))
-    }
-
-    fn orm_method_inner(expr: &Expr) -> Option<&str> {
-        let Expr::Call(c) = expr else { return None };
-        let Expr::Attribute(a) = c.func.as_ref() else {
-            return None;
-        };
-        let method = a.attr.as_str();
-        let rooted = match a.value.as_ref() {
-            Expr::Attribute(m) => {
-                m.attr.as_str() == "objects"
-                    && matches!(m.value.as_ref(), Expr::Name(n) if n.id.chars().next().is_some_and(char::is_uppercase))
-            }
-            inner @ Expr::Call(_) => {
-                Self::orm_method(inner).is_some_and(|m| QUERYSET_METHODS.contains(&m))
-            }
-            _ => false,
-        };
-        rooted.then_some(method)
-    }
-
     fn is_request_name(&self, expr: &Expr) -> bool {
         match expr {
             Expr::Name(n) => {
@@ -3746,12 +3700,7 @@ impl<'s> Extractor<'s> {
                     return Some(ValueKind::UploadedFile);
                 }
                 // `Model.objects.get_or_create(...)[0]`
-                if let Expr::Call(c) = s.value.as_ref()
-                    && let Expr::Attribute(a) = c.func.as_ref()
-                    && matches!(a.attr.as_str(), "get_or_create" | "update_or_create")
-                    && matches!(a.value.as_ref(), Expr::Attribute(m) if m.attr.as_str() == "objects")
-                    && matches!(s.slice.as_ref(), Expr::NumberLiteral(n) if matches!(n.value, Number::Int(ref i) if i.as_u8() == Some(0)))
-                {
+                if matches!(self.orm_of(expr), Some((OrmKind::Instance, _))) {
                     return Some(ValueKind::ModelInstance);
                 }
                 None
@@ -3766,14 +3715,14 @@ impl<'s> Extractor<'s> {
                 {
                     return Some(ValueKind::UploadedFile);
                 }
-                if let Some(method) = Self::orm_method(expr) {
-                    if INSTANCE_METHODS.contains(&method) {
-                        return Some(ValueKind::ModelInstance);
-                    }
-                    if QUERYSET_METHODS.contains(&method) {
-                        return Some(ValueKind::QuerySet);
-                    }
-                    return None;
+                // One classifier for manager chains (shared with CD601/CD603/CD802): a
+                // `values()`/`values_list()` in the chain yields plain data.
+                if self.manager_chain(c).is_some() {
+                    return match self.manager_result(c)? {
+                        OrmKind::Instance => Some(ValueKind::ModelInstance),
+                        OrmKind::QuerySet => Some(ValueKind::QuerySet),
+                        _ => None,
+                    };
                 }
                 let q = self.qualify(&c.func)?;
                 let kind = match q.as_str() {
