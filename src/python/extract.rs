@@ -1203,9 +1203,6 @@ impl<'s> Extractor<'s> {
             self.facts.sets_default_socket_timeout = true;
         }
         self.on_serializer_call(call, q);
-        if is_serializer_registration(q) {
-            self.facts.registers_serializer = true;
-        }
         if self.is_opaque_config(call) {
             self.facts.opaque_config = true;
         }
@@ -3123,11 +3120,13 @@ impl<'s> Extractor<'s> {
 
     /// `kombu.serialization.register("name", ...)` and `app.setup_security(...)`.
     fn on_serializer_call(&mut self, call: &ast::ExprCall, q: &str) {
-        if matches!(
-            q,
-            "kombu.serialization.register" | "kombu.serialization.registry.register"
-        ) || (q.starts_with("kombu.") && q.ends_with(".register"))
-        {
+        let Some(registration) = serializer_registration(q) else {
+            return self.on_setup_security(call);
+        };
+        // One detection feeds both facts: any registration means custom encoding is in play
+        // (CD304, CD804); a named serializer is also accepted by name (CD601, CD802).
+        self.facts.registers_serializer = true;
+        if registration == SerializerRegistration::Serializer {
             let name = Self::keyword(call, "name").or_else(|| call.arguments.args.first());
             if let Some(Expr::StringLiteral(s)) = name {
                 self.facts
@@ -3138,6 +3137,10 @@ impl<'s> Extractor<'s> {
                 self.facts.registered_serializers.push("*".to_string());
             }
         }
+        self.on_setup_security(call);
+    }
+
+    fn on_setup_security(&mut self, call: &ast::ExprCall) {
         if let Expr::Attribute(a) = call.func.as_ref()
             && a.attr.as_str() == "setup_security"
         {
@@ -3311,14 +3314,22 @@ impl<'s> Extractor<'s> {
     }
 }
 
-/// `kombu.serialization.register(...)` or `kombu.utils.json.register_type(...)`.
-fn is_serializer_registration(q: &str) -> bool {
-    matches!(
-        q,
-        "kombu.serialization.register"
-            | "kombu.serialization.registry.register"
-            | "kombu.utils.json.register_type"
-    )
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum SerializerRegistration {
+    /// `kombu.serialization.register("name", ...)` (and `registry.register`): a serializer
+    /// name.
+    Serializer,
+    /// `kombu.utils.json.register_type(...)`: the JSON serializer learns a type.
+    JsonType,
+}
+
+/// What a call to `q` registers with kombu, if anything.
+fn serializer_registration(q: &str) -> Option<SerializerRegistration> {
+    if q == "kombu.utils.json.register_type" {
+        return Some(SerializerRegistration::JsonType);
+    }
+    (q.starts_with("kombu.") && q.ends_with(".register"))
+        .then_some(SerializerRegistration::Serializer)
 }
 
 /// A member seen while following a canvas's result flow.
