@@ -929,6 +929,13 @@ impl<'s> Extractor<'s> {
         } else {
             ArgCount::Known(c.arguments.args.len())
         };
+        // `task.signature(args, kwargs, options, **options)`: the rest are options, like
+        // `.set(...)`; `.s(...)`/`.si(...)` keywords are the task's own arguments.
+        let set_options = if method == "signature" {
+            self.signature_options(c, 2)
+        } else {
+            Vec::new()
+        };
         Some(CanvasMember {
             target: self.qualify(&a.value)?,
             immutable,
@@ -936,7 +943,7 @@ impl<'s> Extractor<'s> {
             span: span(c.range()),
             receives: Feed::Unknown,
             feeds: Feed::Nothing,
-            set_options: Vec::new(),
+            set_options,
         })
     }
 
@@ -3252,7 +3259,8 @@ impl<'s> Extractor<'s> {
         let Some(sig) = args.get(1).or_else(|| Self::keyword(call, "sig")) else {
             return;
         };
-        let member = self.signature_member(sig);
+        // `t.s().set(expires=...)` is the signature `t.s()` with options.
+        let member = self.wrapped_member(sig);
         let canvas = if member.is_some() {
             None
         } else {
@@ -3283,6 +3291,12 @@ impl<'s> Extractor<'s> {
             }
             _ => None,
         };
+        // Options the signature carries: beat merges them into the entry's options.
+        let sig_options = match (&member, sig) {
+            (Some(m), _) => m.set_options.clone(),
+            (None, Expr::Call(c)) if task_name.is_some() => self.signature_options(c, 3),
+            _ => Vec::new(),
+        };
         let keywords = call
             .arguments
             .keywords
@@ -3310,7 +3324,45 @@ impl<'s> Extractor<'s> {
             keywords,
             has_star: Self::has_star_kwargs(call) || Self::has_starred(call),
             function,
+            sig_options,
         });
+    }
+
+    /// The options of a `Signature(...)`-style call whose `options` argument is positional
+    /// number `options_at`: `options=`/positional dict entries and every other keyword except
+    /// `args`, `kwargs`, `immutable`, `subtask_type`, `type` and `app`. Options the extractor
+    /// cannot read (`**opts`, a computed `options`) are recorded as `("**", Unknown)`.
+    fn signature_options(&self, c: &ast::ExprCall, options_at: usize) -> Vec<(String, Value)> {
+        let mut out = Vec::new();
+        let dict = |out: &mut Vec<(String, Value)>, v: Value| match v {
+            Value::Dict(items) => {
+                for (k, v) in items {
+                    match k {
+                        Value::Str(k) => out.push((k, v)),
+                        _ => out.push(("**".to_string(), Value::Unknown)),
+                    }
+                }
+            }
+            Value::None => {}
+            _ => out.push(("**".to_string(), Value::Unknown)),
+        };
+        if Self::has_starred(c) {
+            out.push(("**".to_string(), Value::Unknown));
+        } else if let Some(e) = c.arguments.args.get(options_at) {
+            dict(&mut out, self.eval(e));
+        }
+        for k in &c.arguments.keywords {
+            let Some(name) = &k.arg else {
+                out.push(("**".to_string(), Value::Unknown));
+                continue;
+            };
+            match name.as_str() {
+                "args" | "kwargs" | "immutable" | "subtask_type" | "type" | "app" => {}
+                "options" => dict(&mut out, self.eval(&k.value)),
+                n => out.push((n.to_string(), self.eval(&k.value))),
+            }
+        }
+        out
     }
 }
 

@@ -510,7 +510,9 @@ pub struct CanvasMember {
     /// How its result is passed on: `Nothing` (it is not), `ParentResult` (in the next
     /// message of a chain), `HeaderResults` (collected by the result backend for a chord body).
     pub feeds: Feed,
-    /// Options given with `.set(...)` on the signature (`task.s(x).set(ignore_result=False)`).
+    /// Options given with `.set(...)` on the signature (`task.s(x).set(ignore_result=False)`)
+    /// or to `task.signature(args, kwargs, options, **options)`; `("**", Unknown)` when some
+    /// cannot be read.
     pub set_options: Vec<(String, Value)>,
 }
 
@@ -813,6 +815,9 @@ pub struct PeriodicTask {
     /// Qualified name of the enclosing module-level function (`None` at module level or in
     /// a nested or task function).
     pub function: Option<String>,
+    /// Options carried by the signature (`t.signature(expires=5)`, `t.s().set(expires=5)`,
+    /// `signature("t", options={...})`); `("**", Unknown)` when some cannot be read.
+    pub sig_options: Vec<(String, Value)>,
 }
 
 impl PeriodicTask {

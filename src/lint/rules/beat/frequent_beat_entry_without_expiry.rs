@@ -94,10 +94,21 @@ pub(crate) fn check(cx: &mut RuleCx<'_>) {
         {
             continue;
         }
-        let options = match p.keyword("options") {
+        // Options the signature carries are merged into the entry's options by beat.
+        if p.sig_options.iter().any(|(k, _)| k == "**") {
+            continue;
+        }
+        let mut options = match p.keyword("options") {
             None => Value::Dict(Vec::new()),
             Some((v, _)) => project.resolve_value(v),
         };
+        if let Value::Dict(items) = &mut options {
+            items.extend(
+                p.sig_options
+                    .iter()
+                    .map(|(k, v)| (Value::Str(k.clone()), v.clone())),
+            );
+        }
         if has_expiry(&options, scheduler) != Some(false) {
             continue;
         }

@@ -27,7 +27,7 @@ pub(crate) fn check(cx: &mut RuleCx<'_>) {
                 let overridden = member
                     .set_options
                     .iter()
-                    .any(|(k, v)| k == "ignore_result" && v.truthy() != Some(true));
+                    .any(|(k, v)| (k == "ignore_result" && v.truthy() != Some(true)) || k == "**");
                 if overridden {
                     continue;
                 }
