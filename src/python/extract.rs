@@ -828,6 +828,7 @@ impl<'s> Extractor<'s> {
                 body: scope.body,
                 returns_param,
                 wrapper_name,
+                always_raises: matches!(f.body.last(), Some(Stmt::Raise(_))),
             });
         }
     }
@@ -2551,9 +2552,21 @@ impl<'s> Extractor<'s> {
                 .as_ref()
                 .map_or(h.range().start().to_u32() + 6, |e| e.range().end().to_u32());
             let caught = Self::last_segment(broad).to_string();
+            let handler_calls = h
+                .body
+                .iter()
+                .filter_map(|s| match s {
+                    Stmt::Expr(e) => match e.value.as_ref() {
+                        Expr::Call(c) => self.qualify(&c.func),
+                        _ => None,
+                    },
+                    _ => None,
+                })
+                .collect();
             self.scope().body.loop_swallows.push(LoopSwallow {
                 caught,
                 span: Span::new(h.range().start().to_u32(), end),
+                handler_calls,
             });
             return;
         }

@@ -310,6 +310,8 @@ pub struct FunctionFacts {
     pub returns_param: bool,
     /// Returns an inner function not decorated with `functools.wraps`: its name.
     pub wrapper_name: Option<String>,
+    /// The body's last statement is a `raise`: every call that returns at all raises.
+    pub always_raises: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -666,6 +668,9 @@ pub struct LoopSwallow {
     pub caught: String,
     /// The `except ...` clause header.
     pub span: Span,
+    /// Qualified callees of the handler's call statements (`fail(pk, exc)`): a project
+    /// function that always raises ends the loop.
+    pub handler_calls: Vec<String>,
 }
 
 /// A module-level function or a method of a top-level class that waits on a result (CD003).
