@@ -23,7 +23,8 @@ pub(crate) fn check(cx: &mut RuleCx<'_>) {
                 if member.feeds != Feed::HeaderResults {
                     continue;
                 }
-                // `.set(ignore_result=False)` (or a value the model cannot read) on the member.
+                // `.set(ignore_result=False)` or `.signature(..., ignore_result=False)` (or an
+                // option the model cannot read) on the member.
                 let overridden = member
                     .set_options
                     .iter()
