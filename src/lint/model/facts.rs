@@ -238,6 +238,9 @@ pub struct ResultWait {
     pub guard_disabled: bool,
     /// A `timeout=` keyword is passed.
     pub timeout: bool,
+    /// The awaited name's `.ready()` was called earlier in the function: `if not r.ready():
+    /// return ...` or `r.get() if ready else ...` does not block (CD003).
+    pub ready_checked: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -307,6 +310,8 @@ pub struct FunctionFacts {
     pub returns_param: bool,
     /// Returns an inner function not decorated with `functools.wraps`: its name.
     pub wrapper_name: Option<String>,
+    /// The body's last statement is a `raise`: every call that returns at all raises.
+    pub always_raises: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -507,7 +512,9 @@ pub struct CanvasMember {
     /// How its result is passed on: `Nothing` (it is not), `ParentResult` (in the next
     /// message of a chain), `HeaderResults` (collected by the result backend for a chord body).
     pub feeds: Feed,
-    /// Options given with `.set(...)` on the signature (`task.s(x).set(ignore_result=False)`).
+    /// Options given with `.set(...)` on the signature (`task.s(x).set(ignore_result=False)`)
+    /// or to `task.signature(args, kwargs, options, **options)`; `("**", Unknown)` when some
+    /// cannot be read.
     pub set_options: Vec<(String, Value)>,
 }
 
@@ -661,6 +668,9 @@ pub struct LoopSwallow {
     pub caught: String,
     /// The `except ...` clause header.
     pub span: Span,
+    /// Qualified callees of the handler's call statements (`fail(pk, exc)`): a project
+    /// function that always raises ends the loop.
+    pub handler_calls: Vec<String>,
 }
 
 /// A module-level function or a method of a top-level class that waits on a result (CD003).
@@ -810,6 +820,9 @@ pub struct PeriodicTask {
     /// Qualified name of the enclosing module-level function (`None` at module level or in
     /// a nested or task function).
     pub function: Option<String>,
+    /// Options carried by the signature (`t.signature(expires=5)`, `t.s().set(expires=5)`,
+    /// `signature("t", options={...})`); `("**", Unknown)` when some cannot be read.
+    pub sig_options: Vec<(String, Value)>,
 }
 
 impl PeriodicTask {

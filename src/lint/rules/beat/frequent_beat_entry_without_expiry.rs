@@ -6,8 +6,10 @@
 //! calls (seconds, `timedelta`, `schedule(run_every=...)`, `crontab(...)`) and reports those
 //! firing at least every `beat-expiry-threshold` seconds (default 3600) without an expiry:
 //! `options["expires"]` (default scheduler), `options["expire_seconds"]` (django-celery-beat's
-//! `DatabaseScheduler`, which drops `expires`), `expires=` on `add_periodic_task`, or
-//! `expires` on the task (decorator, base class, `task_annotations`).
+//! `DatabaseScheduler`, which drops `expires`), `expires=` on `add_periodic_task`, the
+//! signature's own options (`t.signature(expires=N)`, `t.s().set(expires=N)`,
+//! `signature("t", options={...})`, which beat merges into the entry's), or `expires` on the
+//! task (decorator, base class, `task_annotations`).
 //!
 //! ## Why is this bad?
 //! Beat keeps publishing while workers are down; when they return they run every queued copy
@@ -94,10 +96,21 @@ pub(crate) fn check(cx: &mut RuleCx<'_>) {
         {
             continue;
         }
-        let options = match p.keyword("options") {
+        // Options the signature carries are merged into the entry's options by beat.
+        if p.sig_options.iter().any(|(k, _)| k == "**") {
+            continue;
+        }
+        let mut options = match p.keyword("options") {
             None => Value::Dict(Vec::new()),
             Some((v, _)) => project.resolve_value(v),
         };
+        if let Value::Dict(items) = &mut options {
+            items.extend(
+                p.sig_options
+                    .iter()
+                    .map(|(k, v)| (Value::Str(k.clone()), v.clone())),
+            );
+        }
         if has_expiry(&options, scheduler) != Some(false) {
             continue;
         }

@@ -23,11 +23,12 @@ pub(crate) fn check(cx: &mut RuleCx<'_>) {
                 if member.feeds != Feed::HeaderResults {
                     continue;
                 }
-                // `.set(ignore_result=False)` (or a value the model cannot read) on the member.
+                // `.set(ignore_result=False)` or `.signature(..., ignore_result=False)` (or an
+                // option the model cannot read) on the member.
                 let overridden = member
                     .set_options
                     .iter()
-                    .any(|(k, v)| k == "ignore_result" && v.truthy() != Some(true));
+                    .any(|(k, v)| (k == "ignore_result" && v.truthy() != Some(true)) || k == "**");
                 if overridden {
                     continue;
                 }

@@ -12,7 +12,8 @@
 //! ## Known false positives
 //! `obj.pk`, `obj.id`, `model_to_dict(obj)`, `serializer.data` and `values_list(...)` wrapped
 //! in `list()` are plain data and never traced. Tasks with `pydantic=True` are skipped; a
-//! custom kombu serializer registered in the project disables the rule.
+//! custom kombu serializer or JSON type (`kombu.utils.json.register_type`) registered in the
+//! project disables the rule.
 
 use crate::lint::model::Project;
 use crate::lint::model::facts::{CallSite, DispatchKind, OrmArg, OrmKind};
@@ -71,12 +72,9 @@ fn serializer(project: &Project, call: &CallSite, task: Option<usize>) -> Option
 
 pub(crate) fn check(cx: &mut RuleCx<'_>) {
     let project = cx.project;
-    // A custom serializer registered in the project may know how to encode models.
-    if project
-        .modules
-        .iter()
-        .any(|m| !m.facts.registered_serializers.is_empty())
-    {
+    // A custom serializer or JSON type registered in the project may know how to encode
+    // models.
+    if project.modules.iter().any(|m| m.facts.registers_serializer) {
         return;
     }
     for (m, call) in project.calls() {

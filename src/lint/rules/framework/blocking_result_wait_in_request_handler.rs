@@ -16,6 +16,8 @@
 //! ## Known false positives
 //! Management commands, scripts and tests are not request handlers. `asyncio.to_thread(res.get)`
 //! passes `get` as a reference and does not match; sync handlers that pass `timeout=` are fine.
+//! A `get()` on a name whose `.ready()` was called earlier in the handler (`if not r.ready():
+//! return ...`, `r.get() if ready else r.result`) does not block.
 
 use crate::finding::Severity;
 use crate::lint::model::facts::{HandlerFacts, Producer, ResultWait, Value};
@@ -147,8 +149,11 @@ pub(crate) fn check(cx: &mut RuleCx<'_>) {
             continue;
         }
         for h in &module.facts.handlers {
-            let waits: Vec<&ResultWait> =
-                h.waits.iter().filter(|w| is_result(project, w)).collect();
+            let waits: Vec<&ResultWait> = h
+                .waits
+                .iter()
+                .filter(|w| is_result(project, w) && !w.ready_checked)
+                .collect();
             if waits.is_empty() {
                 continue;
             }

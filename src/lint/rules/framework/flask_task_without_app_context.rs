@@ -16,7 +16,8 @@
 //! `test_request_context()` (as `task_cls`, `app.Task = ...`, `base=`, or inside a
 //! `make_celery` helper), `flask_celeryext`, `.app_context().push()` anywhere outside tests
 //! (signal handlers, worker entry module), and a `with app.app_context():` in the task before
-//! the use. `db` must resolve to `flask_sqlalchemy.SQLAlchemy(...)` and `mail` to
+//! the use. A `has_app_context()` / `has_request_context()` check before the use guards it.
+//! `db` must resolve to `flask_sqlalchemy.SQLAlchemy(...)` and `mail` to
 //! `flask_mail.Mail(...)`. Unresolvable `task_cls` or `base=` classes are unknown: silent.
 
 use crate::finding::Span;

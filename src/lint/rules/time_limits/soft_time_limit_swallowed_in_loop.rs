@@ -14,10 +14,11 @@
 //!
 //! ## Known false positives
 //! Handlers that re-raise conditionally (`if isinstance(e, SoftTimeLimitExceeded): raise`)
-//! suppress. Tasks without a soft limit (or with an unknown one set to `None`) are out of scope.
+//! suppress, and so do handlers that call `self.retry(...)` or `<task>.retry(...)`, which
+//! always raises, or a project function whose body ends with `raise`. Tasks without a soft limit (or with an unknown one set to `None`) are out of scope.
 
 use crate::lint::model::Project;
-use crate::lint::model::facts::{TaskDef, Value};
+use crate::lint::model::facts::{LoopSwallow, TaskDef, Value};
 use crate::lint::rules::RuleCx;
 
 /// The task has a soft time limit (a known positive value, or one read from the environment).
@@ -61,7 +62,12 @@ pub(crate) fn check(cx: &mut RuleCx<'_>) {
             continue;
         }
         let name = project.task_label(task);
-        for swallow in &def.body.loop_swallows {
+        for swallow in def
+            .body
+            .loop_swallows
+            .iter()
+            .filter(|s| !ends_loop(project, s))
+        {
             let caught = display(&swallow.caught);
             cx.report(
                 task.module,
@@ -74,7 +80,12 @@ pub(crate) fn check(cx: &mut RuleCx<'_>) {
             let Some((fm, function)) = project.function(callee) else {
                 continue;
             };
-            for swallow in &function.body.loop_swallows {
+            for swallow in function
+                .body
+                .loop_swallows
+                .iter()
+                .filter(|s| !ends_loop(project, s))
+            {
                 let caught = display(&swallow.caught);
                 cx.report(fm, swallow.span, &[("task", &name), ("caught", &caught)])
                     .with_task(task.name.as_deref())
@@ -82,6 +93,14 @@ pub(crate) fn check(cx: &mut RuleCx<'_>) {
             }
         }
     }
+}
+
+/// The handler calls a project function that ends with `raise` (`fail(pk, exc)`).
+fn ends_loop(project: &Project, swallow: &LoopSwallow) -> bool {
+    swallow
+        .handler_calls
+        .iter()
+        .any(|c| project.function(c).is_some_and(|(_, f)| f.always_raises))
 }
 
 fn display(caught: &str) -> String {
