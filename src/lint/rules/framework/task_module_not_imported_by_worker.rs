@@ -190,6 +190,10 @@ fn closure(project: &Project, module: usize, app: &AppFacts) -> Option<HashSet<u
 
 pub(crate) fn check(cx: &mut RuleCx<'_>) {
     let project = cx.project;
+    // Unknown configuration may list the module in `imports`/`include`.
+    if project.config_unresolved {
+        return;
+    }
     let apps: Vec<(&AppFacts, Option<HashSet<usize>>)> = project
         .apps
         .iter()
