@@ -67,6 +67,7 @@ pub fn scan(text: &str) -> Vec<WorkerCommand> {
                 is_worker: true,
                 dynamic: true,
                 queues_dynamic: true,
+                app: app_flag(args),
                 ..WorkerCommand::default()
             });
             continue;
@@ -80,6 +81,7 @@ pub fn scan(text: &str) -> Vec<WorkerCommand> {
             is_worker,
             runs_beat: is_beat,
             broker_env,
+            app: app_flag(args),
             ..WorkerCommand::default()
         };
         let mut i = 0;
@@ -131,6 +133,28 @@ pub fn scan(text: &str) -> Vec<WorkerCommand> {
         out.push(cmd);
     }
     out
+}
+
+/// The `-A/--app` value of a command line (`-A proj`, `--app=proj`, `-Aproj`).
+fn app_flag(args: &[&str]) -> Option<String> {
+    let mut i = 0;
+    while i < args.len() {
+        let a = args[i];
+        if a == "-A" || a == "--app" {
+            return args.get(i + 1).map(|v| (*v).to_string());
+        }
+        if let Some(v) = a.strip_prefix("--app=") {
+            return Some(v.to_string());
+        }
+        if let Some(v) = a.strip_prefix("-A")
+            && !v.is_empty()
+            && !a.starts_with("--")
+        {
+            return Some(v.trim_start_matches('=').to_string());
+        }
+        i += 1;
+    }
+    None
 }
 
 /// The file sets the broker through Celery's environment variables, which win over the
@@ -556,5 +580,23 @@ spec:
         let cmds = scan("exec celery -A shop worker \\\n    --loglevel=info \\\n    -Q a,b\n");
         assert_eq!(cmds.len(), 1);
         assert_eq!(cmds[0].queues.as_ref().map(Vec::len), Some(2));
+    }
+
+    #[test]
+    fn app_targets() {
+        let app = |line: &str| scan(line)[0].app.clone();
+        assert_eq!(
+            app("celery -A svc.worker:celery_app worker"),
+            Some("svc.worker:celery_app".into())
+        );
+        assert_eq!(app("celery --app=proj worker"), Some("proj".into()));
+        assert_eq!(
+            app("celery --app proj.celery worker"),
+            Some("proj.celery".into())
+        );
+        assert_eq!(app("celery -Aproj worker"), Some("proj".into()));
+        assert_eq!(app("celery worker -l info"), None);
+        assert_eq!(app("celery multi start w1 -A shop"), Some("shop".into()));
+        assert_eq!(app("celery -A $APP worker"), Some("$APP".into()));
     }
 }

@@ -651,6 +651,9 @@ pub struct WorkerCommand {
     /// The `-Q` list came from a variable or a template: the queues this worker consumes are
     /// unknown.
     pub queues_dynamic: bool,
+    /// The `-A/--app` target as written (`proj`, `proj.celery:app`, `$APP`); `None` when the
+    /// command line names no app (it then comes from `CELERY_APP`).
+    pub app: Option<String>,
 }
 
 /// A broad `except` inside a loop of a function body that neither re-raises, returns nor
