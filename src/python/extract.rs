@@ -2633,6 +2633,28 @@ impl<'s> Extractor<'s> {
             _ if q.starts_with("pkgutil.") || q == "importlib.__import__" => {
                 self.facts.dynamic_import = Some(span(call.range()));
             }
+            // Django's loaders: `import_string("a.b.C")` imports `a.b`; `autodiscover_modules`
+            // imports a module of every installed app.
+            "django.utils.module_loading.import_string" => match call.arguments.args.first() {
+                Some(Expr::StringLiteral(s)) if s.value.to_str().contains('.') => {
+                    let path = s.value.to_str();
+                    let module = path.rsplit_once('.').map_or(path, |(m, _)| m);
+                    self.facts.imported_modules.push(module.to_string());
+                }
+                _ => self.facts.dynamic_import = Some(span(call.range())),
+            },
+            "django.utils.module_loading.import_module"
+            | "django.utils.importlib.import_module" => match call.arguments.args.first() {
+                Some(Expr::StringLiteral(s)) if !s.value.to_str().starts_with('.') => {
+                    self.facts
+                        .imported_modules
+                        .push(s.value.to_str().to_string());
+                }
+                _ => self.facts.dynamic_import = Some(span(call.range())),
+            },
+            "django.utils.module_loading.autodiscover_modules" => {
+                self.facts.dynamic_import = Some(span(call.range()));
+            }
             _ => {}
         }
     }

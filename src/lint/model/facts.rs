@@ -602,7 +602,8 @@ pub struct ModuleFacts {
     /// Every module named by an import statement (full dotted names, also `from x import y`
     /// as `x` and `x.y`) and literal `importlib.import_module(...)` (CD004).
     pub imported_modules: Vec<String>,
-    /// A dynamic import (`importlib.import_module(expr)`, `__import__`, `pkgutil`) (CD004).
+    /// A dynamic import (`importlib.import_module(expr)`, `__import__`, `pkgutil`, Django's
+    /// `import_string(expr)` and `autodiscover_modules(...)`) (CD004).
     pub dynamic_import: Option<Span>,
     /// `autodiscover_tasks(...)` calls (CD004).
     pub autodiscover: Vec<Autodiscover>,
