@@ -631,6 +631,12 @@ pub struct ModuleFacts {
     /// Configuration the model cannot read is applied here: `app.conf.update(variable)`,
     /// `config_from_envvar(...)`, `conf.setdefault(...)`/`add_defaults(...)` (CD501).
     pub opaque_config: bool,
+    /// Containers changed in place anywhere in the module, by the name they go by: `X` for
+    /// `X[k] = v`, `X[k] += v` and `X.update(...)` (also `pop`, `setdefault`, `clear`), the
+    /// attribute for `app.conf.X[k] = v` / `settings.X.update(...)`, and the key for
+    /// `app.conf["X"][k] = v`. A setting whose dict is changed after assignment has a value
+    /// the model does not know (CD102).
+    pub mutated: Vec<String>,
 }
 
 /// A `celery worker`/`celery beat` command line from a deployment file (catalog M8).
