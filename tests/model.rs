@@ -322,3 +322,30 @@ fn dispatch_arguments_and_returns_have_coarse_types() {
     );
     assert_eq!(call.arg_kinds[4].keyword.as_deref(), Some("kw"));
 }
+
+#[test]
+fn unreadable_configuration_makes_the_whole_configuration_unknown() {
+    let app = "from celery import Celery\nfrom deploy import EXTERNAL, load\napp = Celery('x')\n";
+    for line in [
+        "app.config_from_envvar('CELERY_CONFIG_MODULE')\n",
+        "app.config_from_object(os.environ.get('CFG', 'celeryconfig'))\n",
+        "app.config_from_object(EXTERNAL)\n",
+        "app.conf.update(EXTERNAL)\n",
+        "app.conf.update(**load())\n",
+    ] {
+        let p = project(&[("app.py", &format!("import os\n{app}{line}"))]);
+        assert!(p.config_unresolved, "{line}");
+        assert_eq!(p.default_queue(), None, "{line}");
+        assert_eq!(p.task_queues(), None, "{line}");
+    }
+    // Test code does not configure the deployed app.
+    let p = project(&[
+        ("app.py", app),
+        (
+            "tests/test_app.py",
+            "from app import app\napp.config_from_envvar('X')\n",
+        ),
+    ]);
+    assert!(!p.config_unresolved);
+    assert_eq!(p.default_queue().as_deref(), Some("celery"));
+}

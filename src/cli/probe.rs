@@ -214,6 +214,10 @@ fn load_app(dir: &std::path::Path) -> anyhow::Result<AppConfig> {
     }
     let mut queues: Vec<String> = Vec::new();
     queues.extend(project.default_queue());
+    // With unknown configuration the default queue is unknown; `celery` is still worth a look.
+    if project.config_unresolved && !project.is_set("task_default_queue") {
+        queues.push("celery".to_string());
+    }
     queues.extend(project.task_queues().unwrap_or_default());
     queues.extend(
         project

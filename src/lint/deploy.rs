@@ -135,6 +135,7 @@ fn scan_command(tokens: &[&str], broker_env: bool, out: &mut Vec<WorkerCommand>)
                 is_worker: true,
                 dynamic: true,
                 queues_dynamic: true,
+                app: app_flag(tokens),
                 ..WorkerCommand::default()
             });
         }
@@ -148,6 +149,7 @@ fn scan_command(tokens: &[&str], broker_env: bool, out: &mut Vec<WorkerCommand>)
             is_worker: true,
             dynamic: true,
             queues_dynamic: true,
+            app: app_flag(args),
             ..WorkerCommand::default()
         });
         return;
@@ -161,6 +163,7 @@ fn scan_command(tokens: &[&str], broker_env: bool, out: &mut Vec<WorkerCommand>)
         is_worker,
         runs_beat: is_beat,
         broker_env,
+        app: app_flag(args),
         ..WorkerCommand::default()
     };
     let mut i = 0;
@@ -221,6 +224,28 @@ fn scan_command(tokens: &[&str], broker_env: bool, out: &mut Vec<WorkerCommand>)
         i += 1 + consumed;
     }
     out.push(cmd);
+}
+
+/// The `-A/--app` value of a command line (`-A proj`, `--app=proj`, `-Aproj`).
+fn app_flag(args: &[&str]) -> Option<String> {
+    let mut i = 0;
+    while i < args.len() {
+        let a = args[i];
+        if a == "-A" || a == "--app" {
+            return args.get(i + 1).map(|v| (*v).to_string());
+        }
+        if let Some(v) = a.strip_prefix("--app=") {
+            return Some(v.to_string());
+        }
+        if let Some(v) = a.strip_prefix("-A")
+            && !v.is_empty()
+            && !a.starts_with("--")
+        {
+            return Some(v.trim_start_matches('=').to_string());
+        }
+        i += 1;
+    }
+    None
 }
 
 /// The file sets the broker through Celery's environment variables, which win over the
@@ -706,27 +731,21 @@ spec:
     }
 
     #[test]
-    fn pass_through_arguments_make_queues_unknown() {
-        for args in ["\"$@\"", "$CELERY_ARGS", "${ARGS}", "$*", "{{ args }}"] {
-            let cmds = scan(&format!(
-                "exec celery -A app worker --loglevel=info {args}\n"
-            ));
-            assert_eq!(cmds.len(), 1, "{args}");
-            assert!(cmds[0].queues_dynamic && cmds[0].dynamic, "{args}");
-        }
-        // Variables that are option values are not pass-through arguments.
-        let cmds = scan("celery -A $APP worker -l $LEVEL -n w@$HOST -c ${N} -Q a --pool=$POOL\n");
-        assert!(!cmds[0].queues_dynamic && !cmds[0].dynamic, "{cmds:?}");
-        assert_eq!(cmds[0].queues.as_deref(), Some(&["a".to_string()][..]));
-        // Nor are the words of the next command, or a redirection target.
-        let cmds = scan("cd $APP_DIR && celery -A app worker -Q a > $LOG 2>&1 && echo $DONE\n");
-        assert_eq!(cmds.len(), 1);
-        assert!(!cmds[0].queues_dynamic, "{cmds:?}");
-        // Two commands of one line are two command lines.
-        let cmds = scan("celery -A app worker -Q a; celery -A app worker -Q b &\n");
-        assert_eq!(cmds.len(), 2);
-        assert_eq!(cmds[0].queues.as_deref(), Some(&["a".to_string()][..]));
-        assert_eq!(cmds[1].queues.as_deref(), Some(&["b".to_string()][..]));
+    fn app_targets() {
+        let app = |line: &str| scan(line)[0].app.clone();
+        assert_eq!(
+            app("celery -A svc.worker:celery_app worker"),
+            Some("svc.worker:celery_app".into())
+        );
+        assert_eq!(app("celery --app=proj worker"), Some("proj".into()));
+        assert_eq!(
+            app("celery --app proj.celery worker"),
+            Some("proj.celery".into())
+        );
+        assert_eq!(app("celery -Aproj worker"), Some("proj".into()));
+        assert_eq!(app("celery worker -l info"), None);
+        assert_eq!(app("celery multi start w1 -A shop"), Some("shop".into()));
+        assert_eq!(app("celery -A $APP worker"), Some("$APP".into()));
     }
 
     #[test]
@@ -756,5 +775,29 @@ spec:
             queues,
             vec![Some(vec!["a".to_string()]), Some(vec!["b".to_string()])]
         );
+    }
+
+    #[test]
+    fn pass_through_arguments_make_queues_unknown() {
+        for args in ["\"$@\"", "$CELERY_ARGS", "${ARGS}", "$*", "{{ args }}"] {
+            let cmds = scan(&format!(
+                "exec celery -A app worker --loglevel=info {args}\n"
+            ));
+            assert_eq!(cmds.len(), 1, "{args}");
+            assert!(cmds[0].queues_dynamic && cmds[0].dynamic, "{args}");
+        }
+        // Variables that are option values are not pass-through arguments.
+        let cmds = scan("celery -A $APP worker -l $LEVEL -n w@$HOST -c ${N} -Q a --pool=$POOL\n");
+        assert!(!cmds[0].queues_dynamic && !cmds[0].dynamic, "{cmds:?}");
+        assert_eq!(cmds[0].queues.as_deref(), Some(&["a".to_string()][..]));
+        // Nor are the words of the next command, or a redirection target.
+        let cmds = scan("cd $APP_DIR && celery -A app worker -Q a > $LOG 2>&1 && echo $DONE\n");
+        assert_eq!(cmds.len(), 1);
+        assert!(!cmds[0].queues_dynamic, "{cmds:?}");
+        // Two commands of one line are two command lines.
+        let cmds = scan("celery -A app worker -Q a; celery -A app worker -Q b &\n");
+        assert_eq!(cmds.len(), 2);
+        assert_eq!(cmds[0].queues.as_deref(), Some(&["a".to_string()][..]));
+        assert_eq!(cmds[1].queues.as_deref(), Some(&["b".to_string()][..]));
     }
 }

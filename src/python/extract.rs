@@ -1117,6 +1117,13 @@ impl<'s> Extractor<'s> {
                     }
                 }
             }
+            if matches!(
+                method,
+                "update" | "setdefault" | "pop" | "popitem" | "clear"
+            ) && let Some(name) = mutated_name(&attr.value)
+            {
+                self.note_mutated(name);
+            }
             // Mutable defaults: `param.append(...)`.
             if let Expr::Name(n) = attr.value.as_ref()
                 && matches!(
@@ -1782,6 +1789,9 @@ impl<'s> Extractor<'s> {
                     if self.at_module_level() {
                         self.note_subscript_assign(s, &v);
                     }
+                    if let Some(name) = mutated_name(&s.value) {
+                        self.note_mutated(name);
+                    }
                     if let Expr::Attribute(conf) = s.value.as_ref()
                         && conf.attr.as_str() == "conf"
                         && let (Some(app), Expr::StringLiteral(k)) =
@@ -2163,6 +2173,11 @@ impl<'s> Extractor<'s> {
                     && let Expr::Name(n) = a.target.as_ref()
                 {
                     self.facts.aug_assigned.push(n.id.to_string());
+                }
+                if let Expr::Subscript(s) = a.target.as_ref()
+                    && let Some(name) = mutated_name(&s.value)
+                {
+                    self.note_mutated(name);
                 }
                 let base = match a.target.as_ref() {
                     Expr::Subscript(s) => s.value.as_ref(),
@@ -2671,6 +2686,28 @@ impl<'s> Extractor<'s> {
                 _ => self.facts.dynamic_import = Some(span(call.range())),
             },
             _ if q.starts_with("pkgutil.") || q == "importlib.__import__" => {
+                self.facts.dynamic_import = Some(span(call.range()));
+            }
+            // Django's loaders: `import_string("a.b.C")` imports `a.b`; `autodiscover_modules`
+            // imports a module of every installed app.
+            "django.utils.module_loading.import_string" => match call.arguments.args.first() {
+                Some(Expr::StringLiteral(s)) if s.value.to_str().contains('.') => {
+                    let path = s.value.to_str();
+                    let module = path.rsplit_once('.').map_or(path, |(m, _)| m);
+                    self.facts.imported_modules.push(module.to_string());
+                }
+                _ => self.facts.dynamic_import = Some(span(call.range())),
+            },
+            "django.utils.module_loading.import_module"
+            | "django.utils.importlib.import_module" => match call.arguments.args.first() {
+                Some(Expr::StringLiteral(s)) if !s.value.to_str().starts_with('.') => {
+                    self.facts
+                        .imported_modules
+                        .push(s.value.to_str().to_string());
+                }
+                _ => self.facts.dynamic_import = Some(span(call.range())),
+            },
+            "django.utils.module_loading.autodiscover_modules" => {
                 self.facts.dynamic_import = Some(span(call.range()));
             }
             _ => {}
@@ -3906,5 +3943,34 @@ impl Extractor<'_> {
                 _ => false,
             }
         })
+    }
+
+    fn note_mutated(&mut self, name: String) {
+        if !self.facts.mutated.contains(&name) {
+            self.facts.mutated.push(name);
+        }
+    }
+}
+
+/// The name a container changed in place goes by (see [`ModuleFacts::mutated`]): `X` for
+/// `X[...]`, the attribute for `a.b.X[...]`, the key for `app.conf["X"][...]`; `None` for
+/// `app.conf` itself (those writes are configuration entries) and computed containers.
+fn mutated_name(container: &Expr) -> Option<String> {
+    let mut cur = container;
+    let mut key: Option<String> = None;
+    loop {
+        match cur {
+            Expr::Subscript(s) => {
+                key = match s.slice.as_ref() {
+                    Expr::StringLiteral(k) => Some(k.value.to_str().to_string()),
+                    _ => None,
+                };
+                cur = s.value.as_ref();
+            }
+            Expr::Name(n) => return Some(n.id.to_string()),
+            Expr::Attribute(a) if a.attr.as_str() == "conf" => return key,
+            Expr::Attribute(a) => return Some(a.attr.to_string()),
+            _ => return None,
+        }
     }
 }

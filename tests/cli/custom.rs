@@ -444,3 +444,49 @@ fn duplicate_rule_ids_are_errors() {
     let o = run_in(dir.path(), &["lint", "."]);
     assert_one_line_error(&o, "missing.yaml: cannot read custom rules");
 }
+
+#[test]
+fn missing_setting_is_silent_when_the_configuration_is_unknown() {
+    let rules = br#"rules:
+  - id: ACME010
+    severity: warning
+    message: "`{setting}` is {value}"
+    why: Every app needs a hard time limit.
+    fix: Set `task_time_limit`
+    match:
+      setting:
+        name: task_time_limit
+        value: missing
+    examples:
+      bad: ["from celery import Celery\napp = Celery('a')\n"]
+      good: ["from celery import Celery\napp = Celery('a')\napp.config_from_envvar('CFG')\n"]
+"#;
+    let app = "from celery import Celery\n\napp = Celery('proj', broker='amqp://')\n";
+    let o = run_in(
+        tree(&[
+            (".celery-doctor/rules/r.yaml", rules),
+            ("proj/__init__.py", b""),
+            ("proj/celery.py", app.as_bytes()),
+        ])
+        .path(),
+        &["lint", "proj", "--select", "ACME"],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("ACME010 `task_time_limit` is missing"),
+        "{}",
+        stdout(&o)
+    );
+    for opaque in [
+        "app.config_from_envvar('CELERY_CONFIG_MODULE')\n",
+        "app.conf.update(load_settings())\n",
+    ] {
+        let dir = tree(&[
+            (".celery-doctor/rules/r.yaml", rules),
+            ("proj/__init__.py", b""),
+            ("proj/celery.py", format!("{app}{opaque}").as_bytes()),
+        ]);
+        let o = run_in(dir.path(), &["lint", "proj", "--select", "ACME"]);
+        assert_eq!(o.status.code(), Some(0), "{opaque}: {}", stdout(&o));
+    }
+}

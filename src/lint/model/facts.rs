@@ -609,7 +609,8 @@ pub struct ModuleFacts {
     /// Every module named by an import statement (full dotted names, also `from x import y`
     /// as `x` and `x.y`) and literal `importlib.import_module(...)` (CD004).
     pub imported_modules: Vec<String>,
-    /// A dynamic import (`importlib.import_module(expr)`, `__import__`, `pkgutil`) (CD004).
+    /// A dynamic import (`importlib.import_module(expr)`, `__import__`, `pkgutil`, Django's
+    /// `import_string(expr)` and `autodiscover_modules(...)`) (CD004).
     pub dynamic_import: Option<Span>,
     /// `autodiscover_tasks(...)` calls (CD004).
     pub autodiscover: Vec<Autodiscover>,
@@ -637,6 +638,12 @@ pub struct ModuleFacts {
     /// Configuration the model cannot read is applied here: `app.conf.update(variable)`,
     /// `config_from_envvar(...)`, `conf.setdefault(...)`/`add_defaults(...)` (CD501).
     pub opaque_config: bool,
+    /// Containers changed in place anywhere in the module, by the name they go by: `X` for
+    /// `X[k] = v`, `X[k] += v` and `X.update(...)` (also `pop`, `setdefault`, `clear`), the
+    /// attribute for `app.conf.X[k] = v` / `settings.X.update(...)`, and the key for
+    /// `app.conf["X"][k] = v`. A setting whose dict is changed after assignment has a value
+    /// the model does not know (CD102).
+    pub mutated: Vec<String>,
 }
 
 /// A `celery worker`/`celery beat` command line from a deployment file (catalog M8).
@@ -658,6 +665,9 @@ pub struct WorkerCommand {
     /// The `-Q` list came from a variable or a template: the queues this worker consumes are
     /// unknown.
     pub queues_dynamic: bool,
+    /// The `-A/--app` target as written (`proj`, `proj.celery:app`, `$APP`); `None` when the
+    /// command line names no app (it then comes from `CELERY_APP`).
+    pub app: Option<String>,
 }
 
 /// A broad `except` inside a loop of a function body that neither re-raises, returns nor

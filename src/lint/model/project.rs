@@ -92,7 +92,9 @@ pub struct Project {
     /// A Celery app overrides `gen_task_name`: generated names are unknown.
     pub custom_task_names: bool,
     /// Some configuration source could not be resolved (a computed `config_from_object`
-    /// target, a Django settings module outside the linted tree): global settings are unknown.
+    /// target, a Django settings module outside the linted tree, `config_from_envvar`,
+    /// `app.conf.update(variable)` outside test code): global settings are unknown. The one
+    /// answer to "is the configuration known" (catalog §0: unknown never fires).
     pub config_unresolved: bool,
     functions: HashMap<String, (usize, usize)>,
     /// Celery command lines from deployment files (catalog M8).
@@ -144,6 +146,16 @@ impl Project {
         p.build_tasks();
         p.build_other_refs();
         p.build_config(options);
+        // Configuration applied in a way the model cannot read (`config_from_envvar`,
+        // `app.conf.update(variable)`, `conf.update(**load())`) leaves every setting as unknown
+        // as an unresolvable `config_from_object` target does: one flag answers "is the
+        // configuration known" for every rule.
+        if p.modules
+            .iter()
+            .any(|m| !m.is_test && m.facts.opaque_config)
+        {
+            p.config_unresolved = true;
+        }
         p.annotations = p
             .setting("task_annotations")
             .map(|e| p.resolve_value(&e.value))
@@ -530,6 +542,10 @@ impl Project {
     /// Queue names declared in `task_queues` (`Queue("name", ...)` or dict keys); `None` when
     /// not set or not literal.
     pub fn task_queues(&self) -> Option<Vec<String>> {
+        // Another configuration source may declare or replace the queues.
+        if self.config_unresolved {
+            return None;
+        }
         let (value, _) = self.setting_value("task_queues")?;
         let items = match &value {
             Value::List(v) | Value::Tuple(v) | Value::Set(v) => v.clone(),
@@ -554,8 +570,12 @@ impl Project {
             .collect()
     }
 
-    /// The default queue (`task_default_queue`, else `celery`); `None` when not literal.
+    /// The default queue (`task_default_queue`, else `celery`); `None` when not literal or
+    /// when the configuration is unknown.
     pub fn default_queue(&self) -> Option<String> {
+        if self.config_unresolved {
+            return None;
+        }
         if !self.is_set("task_default_queue") {
             return Some("celery".to_string());
         }

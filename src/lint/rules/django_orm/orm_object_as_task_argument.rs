@@ -62,7 +62,7 @@ fn serializer(project: &Project, call: &CallSite, task: Option<usize>) -> Option
     {
         return project.resolve_value(&v).as_str().map(str::to_string);
     }
-    if !project.is_set("task_serializer") {
+    if !project.is_set("task_serializer") && !project.config_unresolved {
         return Some("json".to_string());
     }
     project

@@ -7,16 +7,20 @@
 //! `related_name`; with the Django fix-up and no packages, every `INSTALLED_APPS` entry),
 //! Django's start-up imports (settings, each installed app's package, `apps`, `models`, and
 //! `admin` when `django.contrib.admin` is installed),
-//! worker `-I/--include`, then every static import of these, transitively. A task outside the
-//! closure that project code dispatches (or a beat entry names) is reported.
+//! worker `-I/--include`, the module each worker command line names with `-A` (with no worker
+//! command line: every non-test module importing the app, since any may be the `-A` target),
+//! then every static import of these, transitively. A task outside the closure that project
+//! code dispatches (or a beat entry names) is reported.
 //!
 //! ## Why is this bad?
 //! The worker logs "Received unregistered task of type …" and discards the message.
 //!
 //! ## Known false positives
-//! A dynamic import in the closure (`importlib.import_module(expr)`, `__import__`, `pkgutil`),
-//! a non-literal `include`/`INSTALLED_APPS`/`autodiscover_tasks` argument, or a worker `-I` from
-//! a variable makes the app's closure unknown: silent. Tasks never dispatched are not reported.
+//! A dynamic import in the closure (`importlib.import_module(expr)`, `__import__`, `pkgutil`,
+//! Django's `import_string(expr)`/`autodiscover_modules`), a non-literal
+//! `include`/`INSTALLED_APPS`/`autodiscover_tasks` argument, a worker `-I` or `-A` from a
+//! variable, a worker command line without `-A`, or unknown configuration makes the app's
+//! closure unknown: silent. Tasks never dispatched are not reported.
 
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
@@ -84,6 +88,52 @@ fn uses_django(project: &Project, app: &AppFacts, app_module: usize) -> bool {
         })
 }
 
+/// The modules a worker starts from besides the app's own module: the module named by each
+/// worker command line's `-A` (and its `celery` submodule, which Celery also tries). Without
+/// any worker command line the `-A` target is unknown, and any non-test module that imports
+/// the app (a `worker.py` importing the app and the task modules) may be it. `None` when a
+/// worker's `-A` is missing, from a variable, or names no project module.
+fn entries(project: &Project, module: usize, app: &AppFacts) -> Option<Vec<String>> {
+    let workers: Vec<_> = project
+        .worker_commands
+        .iter()
+        .filter(|c| c.is_worker)
+        .collect();
+    let mut out = Vec::new();
+    if workers.is_empty() {
+        let app_module = &project.modules[module].facts.module;
+        for m in project.modules.iter().filter(|m| !m.is_test) {
+            let imports_app = m.facts.imported_modules.iter().any(|n| n == app_module)
+                || m.facts
+                    .imports
+                    .iter()
+                    .any(|i| project.resolve_symbol(&i.qualified) == app.var);
+            if imports_app {
+                out.push(m.facts.module.clone());
+            }
+        }
+        return Some(out);
+    }
+    for w in workers {
+        let target = w.app.as_deref()?;
+        if target.contains('$') || target.contains("{{") {
+            return None;
+        }
+        let name = target.split_once(':').map_or(target, |(m, _)| m);
+        // `-A proj.celery.app` names an attribute of the module `proj.celery`.
+        let module_name = if project.module(name).is_some() {
+            name
+        } else {
+            name.rsplit_once('.')
+                .map(|(m, _)| m)
+                .filter(|m| project.module(m).is_some())?
+        };
+        out.push(module_name.to_string());
+        out.push(format!("{module_name}.celery"));
+    }
+    Some(out)
+}
+
 /// The modules a worker of this app imports; `None` when that cannot be known.
 fn closure(project: &Project, module: usize, app: &AppFacts) -> Option<HashSet<usize>> {
     let mut roots: Vec<String> = vec![project.modules[module].facts.module.clone()];
@@ -104,6 +154,7 @@ fn closure(project: &Project, module: usize, app: &AppFacts) -> Option<HashSet<u
     for cmd in project.worker_commands.iter().filter(|c| c.is_worker) {
         roots.extend(cmd.includes.iter().cloned());
     }
+    roots.extend(entries(project, module, app)?);
     let django = uses_django(project, app, module);
     let mut apps: Option<Vec<String>> = None;
     if django {
@@ -190,6 +241,10 @@ fn closure(project: &Project, module: usize, app: &AppFacts) -> Option<HashSet<u
 
 pub(crate) fn check(cx: &mut RuleCx<'_>) {
     let project = cx.project;
+    // Unknown configuration may list the module in `imports`/`include`.
+    if project.config_unresolved {
+        return;
+    }
     let apps: Vec<(&AppFacts, Option<HashSet<usize>>)> = project
         .apps
         .iter()

@@ -15,8 +15,10 @@
 //!
 //! ## Known false positives
 //! Computed delays, brokers from the environment or overridden by `CELERY_BROKER_URL` in
-//! deployment files, non-literal transport options, SQS with `predefined_queues`, and AMQP
-//! brokers are all silent.
+//! deployment files, non-literal transport options, transport options changed after assignment
+//! (`OPTS["visibility_timeout"] = ...`, `.update(...)`, in any settings layer), unknown
+//! configuration (`config_from_envvar`, `app.conf.update(variable)`), SQS with
+//! `predefined_queues`, and AMQP brokers are all silent.
 
 use crate::finding::Span;
 use crate::lint::model::facts::{DispatchKind, Value};
@@ -55,6 +57,9 @@ fn visibility_timeout(project: &Project) -> Option<Timeout<'_>> {
     } else {
         return None;
     };
+    if changed_in_place(project, "broker_transport_options") {
+        return None;
+    }
     if !project.is_set("broker_transport_options") {
         return Some(Timeout {
             seconds: default,
@@ -82,6 +87,29 @@ fn visibility_timeout(project: &Project) -> Option<Timeout<'_>> {
             options: Some(entry),
         }),
     }
+}
+
+/// The setting's dict is changed after assignment somewhere outside test code, in any layer:
+/// `CELERY_BROKER_TRANSPORT_OPTIONS.update(...)` in a settings module, `OPTS["visibility_timeout"]
+/// = ...` on the dict the setting refers to, `app.conf.broker_transport_options[...] = ...`. Its
+/// value is then unknown.
+fn changed_in_place(project: &Project, setting: &str) -> bool {
+    let mut names: Vec<String> = vec![setting.to_string()];
+    for e in project.setting(setting) {
+        names.push(e.raw.clone());
+        if let Value::Ref(q) = &e.value {
+            for q in [q.clone(), project.resolve_symbol(q)] {
+                names.push(q.rsplit('.').next().unwrap_or(&q).to_string());
+            }
+        }
+    }
+    project.modules.iter().filter(|m| !m.is_test).any(|m| {
+        m.facts
+            .mutated
+            .iter()
+            .chain(m.facts.aug_assigned.iter())
+            .any(|n| names.contains(n))
+    })
 }
 
 fn report_delay(
@@ -290,6 +318,7 @@ fn report_mismatches(cx: &mut RuleCx<'_>, timeout: &Timeout<'_>) {
     }
     let mut others: Vec<(&SettingEntry, f64, Span)> = Vec::new();
     if let Some((v, e)) = project.setting_value("result_backend_transport_options")
+        && !changed_in_place(project, "result_backend_transport_options")
         && let Some(s) = v
             .dict_get("visibility_timeout")
             .and_then(|x| seconds_of(project, x))

@@ -18,7 +18,8 @@
 //! Cases 2 and 3 need every worker command line resolved: a `-Q $QUEUES`, pass-through
 //! arguments (`celery -A app worker "$@"`), a Helm template or no worker command line in the
 //! repository at all makes them silent. Routing computed by
-//! router functions is unknown.
+//! router functions is unknown. Configuration the model cannot read (`config_from_envvar`,
+//! `app.conf.update(variable)`) may declare queues or change the default: all cases silent.
 
 use crate::finding::{Severity, Span};
 use crate::lint::model::facts::{DispatchKind, Value};
@@ -37,10 +38,11 @@ pub(crate) fn check(cx: &mut RuleCx<'_>) {
     let uses = queue_uses(cx);
     let create_missing = match project.setting_value("task_create_missing_queues") {
         Some((v, _)) => v.truthy(),
-        None if project.is_set("task_create_missing_queues") => None,
+        None if project.is_set("task_create_missing_queues") || project.config_unresolved => None,
         None => Some(true),
     };
-    let declared_set = project.is_set("task_queues");
+    // With unknown configuration `task_queues` may be declared where the model cannot see.
+    let declared_set = project.is_set("task_queues") || project.config_unresolved;
     let declared = project.task_queues();
     // The queues Celery knows about: `task_queues`, else only the default queue.
     let known: Option<Vec<String>> = if declared_set {
