@@ -252,9 +252,10 @@ pub fn lint_project(
     let project = build_project(inputs, worker_commands, &model_options)?;
     if timings {
         eprintln!(
-            "celery-doctor: timings: parse and model {:?} (peak RSS {})",
+            "celery-doctor: timings: parse and model {:?} (peak RSS {}); {}",
             t_model.elapsed(),
-            peak_rss()
+            peak_rss(),
+            crate::python::phase_timings::summary()
         );
     }
     let mut run = LintRun {
