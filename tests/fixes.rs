@@ -2,7 +2,7 @@
 //! fixes remove their finding, each rule's fixes stay in the catalog's `fix:` class, and the
 //! diff of every rule with fixes is snapshot-tested (`fixtures/<ID>/<entry>_fix.snap`).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use celery_doctor::finding::Applicability;
 use celery_doctor::lint::catalog::FixSafety;
@@ -10,31 +10,8 @@ use celery_doctor::lint::fix::{self, FixOutcome};
 use celery_doctor::lint::rules::{RULES, catalog};
 use celery_doctor::lint::{LintSettings, walk};
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn settings_for(id: &str) -> LintSettings {
-    LintSettings {
-        select: vec![id.to_string()],
-        ..LintSettings::default()
-    }
-}
-
-fn fixture_entries(id: &str) -> Vec<PathBuf> {
-    let dir = root().join("fixtures").join(id);
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|_| panic!("fixtures/{id}/ is missing"))
-        .map(|e| e.unwrap().path())
-        .filter(|p| {
-            let name = p.file_name().unwrap().to_string_lossy().to_string();
-            (name.starts_with("bad") || name.starts_with("good"))
-                && (p.is_dir() || name.ends_with(".py"))
-        })
-        .collect();
-    entries.sort();
-    entries
-}
+mod common;
+use common::{fixture_entries, root, settings_for};
 
 fn fix_entry(entry: &Path, settings: &LintSettings, unsafe_fixes: bool) -> FixOutcome {
     let cwd = if entry.is_dir() {

@@ -8,16 +8,8 @@ use celery_doctor::lint::rules::{RULES, catalog};
 use celery_doctor::lint::{self, LintRun, LintSettings, catalog::RuleMeta, examples, walk};
 use celery_doctor::report::{self, Format, TextOptions};
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn settings_for(id: &str) -> LintSettings {
-    LintSettings {
-        select: vec![id.to_string()],
-        ..LintSettings::default()
-    }
-}
+mod common;
+use common::{fixture_entries, root, settings_for};
 
 fn lint_entry(entry: &Path, settings: &LintSettings) -> LintRun {
     let (paths, cwd) = if entry.is_dir() {
@@ -93,21 +85,6 @@ fn actual_marks(run: &LintRun) -> BTreeSet<(String, u32, String)> {
         .iter()
         .map(|f| (f.file.display_path(), f.start().line, f.code.to_string()))
         .collect()
-}
-
-fn fixture_entries(id: &str) -> Vec<PathBuf> {
-    let dir = root().join("fixtures").join(id);
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|_| panic!("fixtures/{id}/ is missing"))
-        .map(|e| e.unwrap().path())
-        .filter(|p| {
-            let name = p.file_name().unwrap().to_string_lossy().to_string();
-            (name.starts_with("bad") || name.starts_with("good"))
-                && (p.is_dir() || name.ends_with(".py"))
-        })
-        .collect();
-    entries.sort();
-    entries
 }
 
 #[test]
