@@ -112,9 +112,30 @@ fn relative_path(f: &Finding, root: &Path) -> String {
     parts.join("/")
 }
 
-fn key(f: &Finding, root: &Path) -> (String, String) {
-    let path = relative_path(f, root);
-    (crate::report::fingerprint_at(f, &path), path)
+/// Fingerprints and relative paths of findings, resolving each file's path once (findings of
+/// one file share its `SourceFile`).
+struct Keys<'r> {
+    root: &'r Path,
+    paths: HashMap<*const crate::finding::SourceFile, String>,
+}
+
+impl<'r> Keys<'r> {
+    fn new(root: &'r Path) -> Self {
+        Keys {
+            root,
+            paths: HashMap::default(),
+        }
+    }
+
+    fn of(&mut self, f: &Finding) -> (String, String) {
+        let root = self.root;
+        let path = self
+            .paths
+            .entry(std::sync::Arc::as_ptr(&f.file))
+            .or_insert_with(|| relative_path(f, root))
+            .clone();
+        (crate::report::fingerprint_at(f, &path), path)
+    }
 }
 
 impl Baseline {
@@ -122,8 +143,9 @@ impl Baseline {
     pub fn record(findings: &[Finding], file: &Path) -> Baseline {
         let root = root_of(file);
         let mut by_print: BTreeMap<String, Entry> = BTreeMap::new();
+        let mut keys = Keys::new(&root);
         for f in findings {
-            let (fingerprint, path) = key(f, &root);
+            let (fingerprint, path) = keys.of(f);
             by_print
                 .entry(fingerprint.clone())
                 .and_modify(|e| e.count += 1)
@@ -217,8 +239,9 @@ impl Baseline {
         }
         let mut stats = BaselineStats::default();
         let mut kept = Vec::with_capacity(findings.len());
+        let mut keys = Keys::new(&self.root);
         for f in findings {
-            let (fingerprint, _) = key(&f, &self.root);
+            let (fingerprint, _) = keys.of(&f);
             match left.get_mut(fingerprint.as_str()) {
                 Some(n) if *n > 0 => {
                     *n -= 1;
