@@ -432,6 +432,14 @@ impl DispatchKind {
         }
     }
 
+    /// Publishes now with execution options written at the call (`countdown=`, `queue=`…).
+    pub fn publishes_with_options(self) -> bool {
+        matches!(
+            self,
+            DispatchKind::ApplyAsync | DispatchKind::ApplyAsyncOnCommit | DispatchKind::SendTask
+        )
+    }
+
     /// Publishes a message right now (as opposed to building a signature).
     pub fn publishes(self) -> bool {
         matches!(

@@ -21,7 +21,7 @@
 //! `predefined_queues`, and AMQP brokers are all silent.
 
 use crate::finding::Span;
-use crate::lint::model::facts::{DispatchKind, Value};
+use crate::lint::model::facts::Value;
 use crate::lint::model::{Project, SettingEntry};
 use crate::lint::rules::RuleCx;
 
@@ -163,14 +163,7 @@ pub(crate) fn check(cx: &mut RuleCx<'_>) {
     report_mismatches(cx, &timeout);
     // 1. Dispatch delays.
     for (mi, call) in project.calls() {
-        if project.modules[mi].is_test
-            || !matches!(
-                call.kind,
-                DispatchKind::ApplyAsync
-                    | DispatchKind::ApplyAsyncOnCommit
-                    | DispatchKind::SendTask
-            )
-        {
+        if project.modules[mi].is_test || !call.kind.publishes_with_options() {
             continue;
         }
         for (key, value, span) in &call.call_keywords {

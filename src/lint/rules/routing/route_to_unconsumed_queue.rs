@@ -22,7 +22,7 @@
 //! `app.conf.update(variable)`) may declare queues or change the default: all cases silent.
 
 use crate::finding::{Severity, Span};
-use crate::lint::model::facts::{DispatchKind, Value};
+use crate::lint::model::facts::Value;
 use crate::lint::model::settings::distance;
 use crate::lint::rules::RuleCx;
 
@@ -129,14 +129,7 @@ fn queue_uses(cx: &RuleCx<'_>) -> Vec<QueueUse> {
         }
     }
     for (m, call) in project.calls() {
-        if project.modules[m].is_test
-            || !matches!(
-                call.kind,
-                DispatchKind::ApplyAsync
-                    | DispatchKind::ApplyAsyncOnCommit
-                    | DispatchKind::SendTask
-            )
-        {
+        if project.modules[m].is_test || !call.kind.publishes_with_options() {
             continue;
         }
         for (k, v, span) in &call.call_keywords {
