@@ -226,6 +226,7 @@ fi
 # --------------------------------------------------------------------------
 SECONDS=0
 log "environment"
+bash scripts/services.sh
 ensure_venv
 export CELERY_DOCTOR_PYTHON="$ROOT/.venv/bin/python"
 ensure_multitool
