@@ -355,8 +355,8 @@ fn apply_suppressions(
     let mut task_lines: HashMap<(*const SourceFile, u32), u32> = HashMap::default();
     for m in &project.modules {
         let key = Arc::as_ptr(&m.file);
-        let entry = noqa.entry(key).or_default();
         if !m.facts.noqa.is_empty() && with_findings.contains_key(&key) {
+            let entry = noqa.entry(key).or_default();
             for n in &m.facts.noqa {
                 let line = n.line;
                 entry
@@ -367,18 +367,21 @@ fn apply_suppressions(
                     entry.entry(line).or_default().push("*".into());
                 }
             }
-        }
-        for t in &m.facts.tasks {
-            task_lines.insert((key, t.def_span.start), t.decorator_line_offset);
+            // Only files with a `noqa` ask where a task's decorators start.
+            for t in &m.facts.tasks {
+                task_lines.insert((key, t.def_span.start), t.decorator_line_offset);
+            }
         }
     }
     let mut out: Vec<Finding> = findings
         .into_iter()
         .filter(|f| {
-            let path = f.file.display_path();
-            for (glob, selectors) in &settings.per_file_ignores {
-                if glob.is_match(&path) && selectors.iter().any(|s| matches(s, f.code)) {
-                    return false;
+            if !settings.per_file_ignores.is_empty() {
+                let path = f.file.display_path();
+                for (glob, selectors) in &settings.per_file_ignores {
+                    if glob.is_match(&path) && selectors.iter().any(|s| matches(s, f.code)) {
+                        return false;
+                    }
                 }
             }
             if f.code == "CD000" {

@@ -122,7 +122,8 @@ pub fn collect(
     exclude: Option<&GlobSet>,
     cwd: &Path,
 ) -> Result<Collected, LintError> {
-    let mut files: Vec<PathBuf> = Vec::new();
+    // (path, is a symbolic link): the walker knows the file type, so no second `lstat`.
+    let mut files: Vec<(PathBuf, bool)> = Vec::new();
     let warnings = Mutex::new(Vec::new());
     let deploy: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
     for root in paths {
@@ -137,7 +138,8 @@ pub fn collect(
             },
         })?;
         if meta.is_file() {
-            files.push(root.clone());
+            let link = std::fs::symlink_metadata(root).is_ok_and(|m| m.file_type().is_symlink());
+            files.push((root.clone(), link));
             continue;
         }
         let found = Mutex::new(Vec::new());
@@ -173,9 +175,10 @@ pub fn collect(
                                 .path()
                                 .extension()
                                 .is_some_and(|x| x == "py" || x == "pyi");
+                            let link = e.path_is_symlink();
                             if is_py && e.file_type().is_some_and(|t| t.is_file() || t.is_symlink())
                             {
-                                found.lock().expect("walk lock").push(e.into_path());
+                                found.lock().expect("walk lock").push((e.into_path(), link));
                             }
                         }
                         Err(err) => warnings.lock().expect("walk lock").push(err.to_string()),
@@ -186,25 +189,23 @@ pub fn collect(
         files.extend(found.into_inner().expect("walk lock"));
     }
     // `lint . shop/tasks.py` names one file twice: compare normalised paths.
-    for f in &mut files {
+    for (f, _) in &mut files {
         *f = f
             .components()
             .filter(|c| !matches!(c, Component::CurDir))
             .collect();
     }
     files.sort();
-    files.dedup();
+    files.dedup_by(|a, b| a.0 == b.0);
     // `alias.py -> tasks.py` beside `tasks.py`: lint the file once (and never stage two fixes
     // for one file). Only symlinks are resolved, so the common case costs nothing.
     let links: Vec<usize> = files
         .iter()
         .enumerate()
-        .filter(|(_, f)| {
-            f.symlink_metadata()
-                .is_ok_and(|m| m.file_type().is_symlink())
-        })
+        .filter(|(_, (_, link))| *link)
         .map(|(i, _)| i)
         .collect();
+    let mut files: Vec<PathBuf> = files.into_iter().map(|(f, _)| f).collect();
     if !links.is_empty() {
         let absolute = |f: &Path| {
             if f.is_absolute() {

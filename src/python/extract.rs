@@ -21,9 +21,13 @@ const DISPATCH_METHODS: &[(&str, DispatchKind)] = &[
 ];
 
 /// Deeply nested generated code must not overflow the stack (an overflow aborts the process):
-/// recursive walks grow it on the heap when less than `RED_ZONE` bytes are left.
-const RED_ZONE: usize = 64 * 1024;
+/// recursive walks grow it on the heap when less than `RED_ZONE` bytes are left. Asking for
+/// the stack pointer costs as much as visiting a small node, so the visitor asks only every
+/// `STACK_CHECK_EVERY` levels; the red zone covers that many frames of the largest visitor
+/// function (a few KiB each) with room to spare.
+const RED_ZONE: usize = 256 * 1024;
 const STACK_GROWTH: usize = 4 * 1024 * 1024;
+const STACK_CHECK_EVERY: u32 = 8;
 
 const WAIT_METHODS: &[&str] = &["get", "wait", "join", "join_native", "collect"];
 const RESULT_READ_METHODS: &[&str] = &[
@@ -105,8 +109,8 @@ struct Scope {
     bind_counts: HashMap<String, u32>,
     /// Functions defined in this function's body.
     local_defs: HashSet<String>,
-    /// Parameter names of this function.
-    params: HashSet<String>,
+    /// This function has a parameter named `request`.
+    request_param: bool,
     /// Local names whose `.ready()` was called earlier in this scope (CD003).
     ready_checked: HashSet<String>,
 }
@@ -148,6 +152,23 @@ pub(crate) struct Extractor<'s> {
     reads: Vec<((u32, u32), String, Span)>,
     /// Dispatch call spans → index in `facts.calls`.
     call_index: HashMap<(u32, u32), usize>,
+    /// Some import names `flask` (Flask context references are looked up only then).
+    flask_imported: bool,
+    /// Spare buffers for qualified callee names (one per nesting level in use).
+    qbufs: Vec<String>,
+    /// Nesting of `visit_stmt`/`visit_expr` (for amortised stack checks).
+    depth: u32,
+    /// Nesting of `eval` (likewise).
+    eval_depth: std::cell::Cell<u32>,
+}
+
+/// `a.b` without the formatting machinery (this runs for every import and definition).
+fn dotted(a: &str, b: &str) -> String {
+    let mut s = String::with_capacity(a.len() + 1 + b.len());
+    s.push_str(a);
+    s.push('.');
+    s.push_str(b);
+    s
 }
 
 fn span(range: TextRange) -> Span {
@@ -180,6 +201,10 @@ impl<'s> Extractor<'s> {
             discarded: None,
             reads: Vec::new(),
             call_index: HashMap::default(),
+            flask_imported: false,
+            qbufs: Vec::new(),
+            depth: 0,
+            eval_depth: std::cell::Cell::new(0),
         };
         ex.collect_top_level(&module.body);
         ex.visit_body(&module.body);
@@ -190,15 +215,13 @@ impl<'s> Extractor<'s> {
                 ex.facts.calls[idx].result_reads.push((what, at));
             }
         }
-        ex.facts.imports = ex
-            .imports
-            .iter()
-            .map(|(l, q)| Import {
-                local: l.clone(),
-                qualified: q.clone(),
-            })
+        ex.facts.imports = std::mem::take(&mut ex.imports)
+            .into_iter()
+            .map(|(local, qualified)| Import { local, qualified })
             .collect();
-        ex.facts.imports.sort_by(|a, b| a.local.cmp(&b.local));
+        ex.facts
+            .imports
+            .sort_unstable_by(|a, b| a.local.cmp(&b.local));
         ex.facts.shrink_to_fit();
         *facts = ex.facts;
     }
@@ -212,6 +235,15 @@ impl<'s> Extractor<'s> {
     /// One-line text of an expression for messages (long ones are elided).
     fn short(&self, range: TextRange) -> String {
         let text = self.text(range);
+        // Common case: one line, single spaces, short: the text as it is.
+        if text.len() <= 80
+            && !text.chars().any(|c| c.is_whitespace() && c != ' ')
+            && !text.contains("  ")
+            && !text.starts_with(' ')
+            && !text.ends_with(' ')
+        {
+            return text.to_string();
+        }
         let one: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
         if one.chars().count() > 80 {
             let mut s: String = one.chars().take(77).collect();
@@ -288,7 +320,7 @@ impl<'s> Extractor<'s> {
         match (base.is_empty(), module) {
             (true, Some(m)) => m.to_string(),
             (true, None) => String::new(),
-            (false, Some(m)) => format!("{base}.{m}"),
+            (false, Some(m)) => dotted(&base, m),
             (false, None) => base,
         }
     }
@@ -301,37 +333,34 @@ impl<'s> Extractor<'s> {
     }
 
     /// Append the qualified name of `expr` to `out` (one buffer, no intermediate strings).
+    /// Iterative: attribute chains of generated code can be deeper than the stack.
     fn qualify_into(&self, expr: &Expr, out: &mut String) -> bool {
-        stacker::maybe_grow(RED_ZONE, STACK_GROWTH, || {
-            self.qualify_into_inner(expr, out)
-        })
-    }
-
-    fn qualify_into_inner(&self, expr: &Expr, out: &mut String) -> bool {
-        match expr {
-            Expr::Name(n) => {
-                let id = n.id.as_str();
-                if let Some(q) = self.imports.get(id) {
-                    out.push_str(q);
-                } else if self.local_names.contains(id) && !self.facts.module.is_empty() {
-                    out.push_str(&self.facts.module);
-                    out.push('.');
-                    out.push_str(id);
-                } else {
-                    out.push_str(id);
+        let mut attrs: smallvec::SmallVec<[&str; 8]> = smallvec::SmallVec::new();
+        let mut cur = expr;
+        let id = loop {
+            match cur {
+                Expr::Name(n) => break n.id.as_str(),
+                Expr::Attribute(a) => {
+                    attrs.push(a.attr.as_str());
+                    cur = &a.value;
                 }
-                true
+                _ => return false,
             }
-            Expr::Attribute(a) => {
-                if !self.qualify_into(&a.value, out) {
-                    return false;
-                }
-                out.push('.');
-                out.push_str(a.attr.as_str());
-                true
-            }
-            _ => false,
+        };
+        if let Some(q) = self.imports.get(id) {
+            out.push_str(q);
+        } else if self.local_names.contains(id) && !self.facts.module.is_empty() {
+            out.push_str(&self.facts.module);
+            out.push('.');
+            out.push_str(id);
+        } else {
+            out.push_str(id);
         }
+        for attr in attrs.iter().rev() {
+            out.push('.');
+            out.push_str(attr);
+        }
+        true
     }
 
     /// Imported or defined at module level: the only names that can refer to a task.
@@ -348,13 +377,24 @@ impl<'s> Extractor<'s> {
     }
 
     fn last_segment(q: &str) -> &str {
-        q.rsplit('.').next().unwrap_or(q)
+        match q.as_bytes().iter().rposition(|&b| b == b'.') {
+            Some(i) => &q[i + 1..],
+            None => q,
+        }
     }
 
     // ----- values --------------------------------------------------------------------------
 
     fn eval(&self, expr: &Expr) -> Value {
-        stacker::maybe_grow(RED_ZONE, STACK_GROWTH, || self.eval_inner(expr))
+        let depth = self.eval_depth.get() + 1;
+        self.eval_depth.set(depth);
+        let v = if depth.is_multiple_of(STACK_CHECK_EVERY) {
+            stacker::maybe_grow(RED_ZONE, STACK_GROWTH, || self.eval_inner(expr))
+        } else {
+            self.eval_inner(expr)
+        };
+        self.eval_depth.set(depth - 1);
+        v
     }
 
     fn eval_inner(&self, expr: &Expr) -> Value {
@@ -630,7 +670,7 @@ impl<'s> Extractor<'s> {
                 let qualname = if self.facts.module.is_empty() {
                     f.name.to_string()
                 } else {
-                    format!("{}.{}", self.facts.module, f.name)
+                    dotted(&self.facts.module, f.name.as_str())
                 };
                 self.facts.tasks.push(TaskDef {
                     func_name: f.name.to_string(),
@@ -713,7 +753,7 @@ impl<'s> Extractor<'s> {
             .then(|| self.facts.classes.last().map(|c| c.qualname.clone()))
             .flatten();
         let function = if task_idx.is_none() && top_level {
-            Some(format!("{}.{}", self.facts.module, f.name))
+            Some(dotted(&self.facts.module, f.name.as_str()))
         } else {
             None
         };
@@ -731,7 +771,7 @@ impl<'s> Extractor<'s> {
             def_short_name: f.name.to_string(),
             ..Scope::default()
         };
-        scope.params = f.parameters.iter().map(|p| p.name().to_string()).collect();
+        scope.request_param = f.parameters.iter().any(|p| p.name().as_str() == "request");
         if let Some(i) = task_idx {
             scope.mutable_params = self.facts.tasks[i]
                 .mutable_defaults
@@ -1095,7 +1135,7 @@ impl<'s> Extractor<'s> {
                 });
             }
             if RESULT_READ_METHODS.contains(&method) {
-                self.note_read(&attr.value, format!(".{method}()"), call_span);
+                self.note_read(&attr.value, || format!(".{method}()"), call_span);
             }
             // Retries.
             if method == "retry" {
@@ -1103,15 +1143,17 @@ impl<'s> Extractor<'s> {
             }
             // Sessions.
             if let Expr::Name(n) = attr.value.as_ref() {
-                let name = n.id.to_string();
+                let name = n.id.as_str();
                 if let Some(Binding::Session(mounted)) = self
                     .scopes
                     .last()
-                    .and_then(|s| s.bindings.get(&name))
+                    .and_then(|s| s.bindings.get(name))
                     .cloned()
                 {
                     if method == "mount" {
-                        self.scope().bindings.insert(name, Binding::Session(true));
+                        self.scope()
+                            .bindings
+                            .insert(name.to_string(), Binding::Session(true));
                     } else if !mounted && SESSION_METHODS.contains(&method) {
                         self.check_http(call, &format!("{name}.{method}"), usize::MAX);
                     }
@@ -1322,8 +1364,9 @@ impl<'s> Extractor<'s> {
 
         // Direct calls to module-level or imported functions (one-hop helper analysis); method
         // calls on local objects cannot reach a project helper by name.
-        let global = matches!(Self::base_name(&call.func), Expr::Name(n) if self.is_global_name(n.id.as_str()));
-        if global && q.contains('.') {
+        if q.contains('.')
+            && matches!(Self::base_name(&call.func), Expr::Name(n) if self.is_global_name(n.id.as_str()))
+        {
             self.scope().body.calls.push((q.to_string(), call_span));
         }
         if Self::last_segment(q) == "update_state" {
@@ -1635,9 +1678,9 @@ impl<'s> Extractor<'s> {
     }
 
     /// `receiver.<what>` where receiver may be a dispatch result.
-    fn note_read(&mut self, receiver: &Expr, what: String, at: Span) {
+    fn note_read(&mut self, receiver: &Expr, what: impl FnOnce() -> String, at: Span) {
         match receiver {
-            Expr::Call(c) => self.reads.push((key(c.range()), what, at)),
+            Expr::Call(c) => self.reads.push((key(c.range()), what(), at)),
             Expr::Name(n) => {
                 if let Some(Binding::Dispatch(i)) = self
                     .scopes
@@ -1645,7 +1688,7 @@ impl<'s> Extractor<'s> {
                     .and_then(|s| s.bindings.get(n.id.as_str()))
                 {
                     let i = *i;
-                    self.facts.calls[i].result_reads.push((what, at));
+                    self.facts.calls[i].result_reads.push((what(), at));
                 }
             }
             _ => {}
@@ -1986,11 +2029,23 @@ fn is_atomic(q: &str) -> bool {
 
 impl<'s> Visitor<'s> for Extractor<'s> {
     fn visit_stmt(&mut self, stmt: &'s Stmt) {
-        stacker::maybe_grow(RED_ZONE, STACK_GROWTH, || self.visit_stmt_inner(stmt));
+        self.depth += 1;
+        if self.depth.is_multiple_of(STACK_CHECK_EVERY) {
+            stacker::maybe_grow(RED_ZONE, STACK_GROWTH, || self.visit_stmt_inner(stmt));
+        } else {
+            self.visit_stmt_inner(stmt);
+        }
+        self.depth -= 1;
     }
 
     fn visit_expr(&mut self, expr: &'s Expr) {
-        stacker::maybe_grow(RED_ZONE, STACK_GROWTH, || self.visit_expr_inner(expr));
+        self.depth += 1;
+        if self.depth.is_multiple_of(STACK_CHECK_EVERY) {
+            stacker::maybe_grow(RED_ZONE, STACK_GROWTH, || self.visit_expr_inner(expr));
+        } else {
+            self.visit_expr_inner(expr);
+        }
+        self.depth -= 1;
     }
 }
 
@@ -2003,10 +2058,12 @@ impl<'s> Extractor<'s> {
                     self.facts.imported_modules.push(name.to_string());
                     match &alias.asname {
                         Some(as_) => {
+                            self.flask_imported |= name == "flask" || name.starts_with("flask.");
                             self.imports.insert(as_.to_string(), name.to_string());
                         }
                         None => {
                             let first = name.split('.').next().unwrap_or(name);
+                            self.flask_imported |= first == "flask";
                             self.imports.insert(first.to_string(), first.to_string());
                         }
                     }
@@ -2027,8 +2084,9 @@ impl<'s> Extractor<'s> {
                     let q = if base.is_empty() {
                         name.to_string()
                     } else {
-                        format!("{base}.{name}")
+                        dotted(&base, name)
                     };
+                    self.flask_imported |= q.starts_with("flask.");
                     self.imports.insert(local.to_string(), q);
                 }
             }
@@ -2051,7 +2109,7 @@ impl<'s> Extractor<'s> {
                 }
                 let top = self.at_module_level();
                 if top {
-                    let qualname = format!("{}.{}", self.facts.module, c.name);
+                    let qualname = dotted(&self.facts.module, c.name.as_str());
                     self.facts.class_decorators.push((
                         qualname.clone(),
                         c.decorator_list
@@ -2137,18 +2195,23 @@ impl<'s> Extractor<'s> {
             }
             Stmt::Assign(a) => {
                 // `param = Wrapper(param)` normalises a default; passing it there is not a use.
-                let rebinds: Vec<String> = a
-                    .targets
-                    .iter()
-                    .filter_map(|t| match t {
-                        Expr::Name(n) => Some(n.id.to_string()),
-                        _ => None,
-                    })
-                    .filter(|n| {
-                        let s = self.scopes.last().expect("scope");
-                        s.mutable_params.iter().any(|(p, _)| p == n) && !s.used_mutable.contains(n)
-                    })
-                    .collect();
+                let s = self.scopes.last().expect("scope");
+                let rebinds: Vec<String> = if s.mutable_params.is_empty() {
+                    Vec::new()
+                } else {
+                    a.targets
+                        .iter()
+                        .filter_map(|t| match t {
+                            Expr::Name(n) => Some(n.id.to_string()),
+                            _ => None,
+                        })
+                        .filter(|n| {
+                            let s = self.scopes.last().expect("scope");
+                            s.mutable_params.iter().any(|(p, _)| p == n)
+                                && !s.used_mutable.contains(n)
+                        })
+                        .collect()
+                };
                 self.visit_expr(&a.value);
                 for name in rebinds {
                     self.scope().used_mutable.remove(&name);
@@ -2358,53 +2421,44 @@ impl<'s> Extractor<'s> {
         self.note_context_ref(expr);
         match expr {
             Expr::Call(call) => {
-                let q = self.qualify(&call.func).unwrap_or_default();
-                // Nested canvases are members of the outer one, recorded with it.
-                let starts_canvas = canvas_kind_of(&q).is_some()
-                    || matches!(call.func.as_ref(), Expr::Call(inner) if self.canvas_kind(&inner.func) == Some(CanvasKind::Chord));
-                if self.canvas_depth == 0 && starts_canvas {
-                    self.record_canvas(expr);
-                    self.canvas_depth += 1;
-                    self.on_call(call, &q);
-                    self.no_refs += 1;
-                    self.visit_expr(&call.func);
-                    self.no_refs -= 1;
-                    self.visit_arguments(&call.arguments);
-                    self.canvas_depth -= 1;
-                    return;
+                // The callee's qualified name in a recycled buffer: this runs for every call.
+                let mut q = self.qbufs.pop().unwrap_or_default();
+                q.clear();
+                if !self.qualify_into(&call.func, &mut q) {
+                    q.clear();
                 }
-                self.on_call(call, &q);
-                if q.ends_with(".add_periodic_task") {
-                    self.record_periodic_task(call);
-                    self.visit_expr(&call.func);
-                    self.periodic += 1;
-                    self.visit_arguments(&call.arguments);
-                    self.periodic -= 1;
-                    return;
-                }
-                if q.ends_with("transaction.on_commit") || q == "on_commit" {
-                    self.visit_expr(&call.func);
-                    self.on_commit += 1;
-                    self.visit_arguments(&call.arguments);
-                    self.on_commit -= 1;
-                    return;
-                }
-                // Keyword string URLs: Celery(broker="amqp://u:p@h").
-                for k in &call.arguments.keywords {
-                    if let Some(arg) = &k.arg {
-                        self.note_url(&k.value, arg.as_str());
+                let visit = self.on_call_expr(expr, call, &q);
+                self.qbufs.push(q);
+                match visit {
+                    CallVisit::Canvas => {
+                        self.canvas_depth += 1;
+                        self.no_refs += 1;
+                        self.visit_expr(&call.func);
+                        self.no_refs -= 1;
+                        self.visit_arguments(&call.arguments);
+                        self.canvas_depth -= 1;
+                    }
+                    CallVisit::Periodic => {
+                        self.visit_expr(&call.func);
+                        self.periodic += 1;
+                        self.visit_arguments(&call.arguments);
+                        self.periodic -= 1;
+                    }
+                    CallVisit::OnCommit => {
+                        self.visit_expr(&call.func);
+                        self.on_commit += 1;
+                        self.visit_arguments(&call.arguments);
+                        self.on_commit -= 1;
+                    }
+                    CallVisit::Plain => {
+                        // A callee is not a reference to record (a direct call runs
+                        // synchronously).
+                        self.no_refs += 1;
+                        self.visit_expr(&call.func);
+                        self.no_refs -= 1;
+                        self.visit_arguments(&call.arguments);
                     }
                 }
-                if matches!(q.as_str(), "celery.Celery" | "celery.app.Celery") {
-                    for a in call.arguments.args.iter() {
-                        self.note_url(a, "Celery");
-                    }
-                }
-                // A callee is not a reference to record (a direct call runs synchronously).
-                self.no_refs += 1;
-                self.visit_expr(&call.func);
-                self.no_refs -= 1;
-                self.visit_arguments(&call.arguments);
                 return;
             }
             Expr::Dict(d) => {
@@ -2416,10 +2470,9 @@ impl<'s> Extractor<'s> {
             }
             Expr::Attribute(a) => {
                 let attr = a.attr.as_str();
-                let global_base = matches!(Self::base_name(expr), Expr::Name(n) if self.is_global_name(n.id.as_str()));
                 if a.ctx == ast::ExprContext::Load
-                    && global_base
                     && self.no_refs == 0
+                    && matches!(Self::base_name(expr), Expr::Name(n) if self.is_global_name(n.id.as_str()))
                     && let Some(q) = self.qualify(expr)
                 {
                     self.facts
@@ -2446,7 +2499,7 @@ impl<'s> Extractor<'s> {
                     }
                 }
                 if RESULT_READ_ATTRS.contains(&attr) {
-                    self.note_read(&a.value, format!(".{attr}"), span(a.range()));
+                    self.note_read(&a.value, || format!(".{attr}"), span(a.range()));
                 }
                 // The rest of the chain is part of this reference.
                 self.no_refs += 1;
@@ -2494,6 +2547,53 @@ impl<'s> Extractor<'s> {
             _ => {}
         }
         visitor::walk_expr(self, expr);
+    }
+}
+
+/// How the children of a call expression are visited.
+enum CallVisit {
+    /// The outermost canvas: its members are recorded with it.
+    Canvas,
+    /// `app.add_periodic_task(...)`.
+    Periodic,
+    /// `transaction.on_commit(...)`: dispatches inside are deferred.
+    OnCommit,
+    Plain,
+}
+
+impl<'s> Extractor<'s> {
+    /// The facts of a call expression whose callee qualifies to `q` (empty when it does not).
+    fn on_call_expr(&mut self, expr: &'s Expr, call: &'s ast::ExprCall, q: &str) -> CallVisit {
+        // Nested canvases are members of the outer one, recorded with it.
+        let starts_canvas = canvas_kind_of(q).is_some()
+            || matches!(call.func.as_ref(), Expr::Call(inner) if self.canvas_kind(&inner.func) == Some(CanvasKind::Chord));
+        if self.canvas_depth == 0 && starts_canvas {
+            self.record_canvas(expr);
+            self.canvas_depth += 1;
+            self.on_call(call, q);
+            self.canvas_depth -= 1;
+            return CallVisit::Canvas;
+        }
+        self.on_call(call, q);
+        if q.ends_with(".add_periodic_task") {
+            self.record_periodic_task(call);
+            return CallVisit::Periodic;
+        }
+        if q.ends_with("transaction.on_commit") || q == "on_commit" {
+            return CallVisit::OnCommit;
+        }
+        // Keyword string URLs: Celery(broker="amqp://u:p@h").
+        for k in &call.arguments.keywords {
+            if let Some(arg) = &k.arg {
+                self.note_url(&k.value, arg.as_str());
+            }
+        }
+        if matches!(q, "celery.Celery" | "celery.app.Celery") {
+            for a in call.arguments.args.iter() {
+                self.note_url(a, "Celery");
+            }
+        }
+        CallVisit::Plain
     }
 }
 
@@ -2625,7 +2725,7 @@ impl<'s> Extractor<'s> {
             if alias.name.as_str() != "*" {
                 self.facts
                     .imported_modules
-                    .push(format!("{base}.{}", alias.name.as_str()));
+                    .push(dotted(base, alias.name.as_str()));
             }
         }
     }
@@ -2720,7 +2820,7 @@ impl<'s> Extractor<'s> {
             return;
         }
         let q = match expr {
-            Expr::Name(n) if n.ctx == ast::ExprContext::Load => {
+            Expr::Name(n) if n.ctx == ast::ExprContext::Load && self.flask_imported => {
                 match self.imports.get(n.id.as_str()) {
                     Some(q) if FLASK_CONTEXT_NAMES.contains(&q.as_str()) => q.clone(),
                     _ => return,
@@ -2731,10 +2831,11 @@ impl<'s> Extractor<'s> {
                     return;
                 };
                 let attr = a.attr.as_str();
-                let flask_module = self
-                    .imports
-                    .get(base.id.as_str())
-                    .is_some_and(|q| q == "flask");
+                let flask_module = self.flask_imported
+                    && self
+                        .imports
+                        .get(base.id.as_str())
+                        .is_some_and(|q| q == "flask");
                 if flask_module {
                     let q = format!("flask.{attr}");
                     if !FLASK_CONTEXT_NAMES.contains(&q.as_str()) {
@@ -2765,8 +2866,8 @@ impl<'s> Extractor<'s> {
         waits: &[ResultWait],
     ) {
         let qualname = match &class {
-            Some(c) => format!("{c}.{}", f.name),
-            None => format!("{}.{}", self.facts.module, f.name)
+            Some(c) => dotted(c, f.name.as_str()),
+            None => dotted(&self.facts.module, f.name.as_str())
                 .trim_start_matches('.')
                 .to_string(),
         };
@@ -2837,9 +2938,9 @@ impl<'s> Extractor<'s> {
             .flatten();
         scope.def_name = if top_level {
             // Spelled like `FunctionFacts::qualname`, so helpers are found by the same name.
-            Some(format!("{}.{}", self.facts.module, f.name))
+            Some(dotted(&self.facts.module, f.name.as_str()))
         } else {
-            method_of.as_ref().map(|c| format!("{c}.{}", f.name))
+            method_of.as_ref().map(|c| dotted(c, f.name.as_str()))
         };
         // Parameters shadow ORM objects bound in enclosing scopes.
         for p in f.parameters.iter() {
@@ -3663,10 +3764,18 @@ impl<'s> Extractor<'s> {
     fn note_kind(&mut self, name: &str, value: Option<&Expr>) {
         let kind = value.and_then(|v| self.kind_of(v));
         let scope = self.scope();
-        let count = scope.bind_counts.entry(name.to_string()).or_insert(0);
-        *count += 1;
+        let count = match scope.bind_counts.get_mut(name) {
+            Some(c) => {
+                *c += 1;
+                *c
+            }
+            None => {
+                scope.bind_counts.insert(name.to_string(), 1);
+                1
+            }
+        };
         match kind {
-            Some(k) if *count == 1 => {
+            Some(k) if count == 1 => {
                 scope.kinds.insert(name.to_string(), k);
             }
             _ => {
@@ -3773,10 +3882,7 @@ impl<'s> Extractor<'s> {
             Expr::Name(n) => {
                 self.qualify(expr).as_deref() == Some("flask.request")
                     || (n.id.as_str() == "request"
-                        && self
-                            .scopes
-                            .last()
-                            .is_some_and(|s| s.params.contains("request")))
+                        && self.scopes.last().is_some_and(|s| s.request_param))
             }
             _ => false,
         }

@@ -99,7 +99,13 @@ pub fn fingerprint_at(f: &Finding, path: &str) -> String {
         h.update([0]);
     }
     let digest = h.finalize();
-    digest.iter().take(16).map(|b| format!("{b:02x}")).collect()
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(32);
+    for b in digest.iter().take(16) {
+        out.push(HEX[usize::from(b >> 4)] as char);
+        out.push(HEX[usize::from(b & 15)] as char);
+    }
+    out
 }
 
 /// The `def`/`class` names enclosing `offset`, outermost first (`Importer.run`), read from

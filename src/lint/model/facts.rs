@@ -349,40 +349,48 @@ pub struct TaskDef {
     pub returns: Vec<TypedExpr>,
 }
 
+/// Release the slack of a list when it is worth a reallocation (1 KiB or more): a project holds
+/// thousands of these lists, most of them a few items long.
+fn shrink<T>(v: &mut Vec<T>) {
+    if (v.capacity() - v.len()) * std::mem::size_of::<T>() >= 1024 {
+        v.shrink_to_fit();
+    }
+}
+
 impl ModuleFacts {
     /// Release the slack of every growable list: a project holds thousands of these.
     pub fn shrink_to_fit(&mut self) {
-        self.imports.shrink_to_fit();
-        self.assigns.shrink_to_fit();
-        self.classes.shrink_to_fit();
-        self.tasks.shrink_to_fit();
+        shrink(&mut self.imports);
+        shrink(&mut self.assigns);
+        shrink(&mut self.classes);
+        shrink(&mut self.tasks);
         for t in &mut self.tasks {
             t.body.shrink_to_fit();
         }
-        self.functions.shrink_to_fit();
+        shrink(&mut self.functions);
         for f in &mut self.functions {
             f.body.shrink_to_fit();
         }
-        self.calls.shrink_to_fit();
-        self.canvases.shrink_to_fit();
-        self.crontabs.shrink_to_fit();
-        self.urls.shrink_to_fit();
-        self.noqa.shrink_to_fit();
-        self.settings_reads.shrink_to_fit();
-        self.name_refs.shrink_to_fit();
-        self.receiver_spans.shrink_to_fit();
-        self.conf_writes.shrink_to_fit();
+        shrink(&mut self.calls);
+        shrink(&mut self.canvases);
+        shrink(&mut self.crontabs);
+        shrink(&mut self.urls);
+        shrink(&mut self.noqa);
+        shrink(&mut self.settings_reads);
+        shrink(&mut self.name_refs);
+        shrink(&mut self.receiver_spans);
+        shrink(&mut self.conf_writes);
     }
 }
 
 impl BodyFacts {
     pub fn shrink_to_fit(&mut self) {
-        self.http_calls.shrink_to_fit();
-        self.waits.shrink_to_fit();
-        self.retry_calls.shrink_to_fit();
-        self.self_attrs.shrink_to_fit();
-        self.side_effects.shrink_to_fit();
-        self.calls.shrink_to_fit();
+        shrink(&mut self.http_calls);
+        shrink(&mut self.waits);
+        shrink(&mut self.retry_calls);
+        shrink(&mut self.self_attrs);
+        shrink(&mut self.side_effects);
+        shrink(&mut self.calls);
     }
 }
 

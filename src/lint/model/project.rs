@@ -105,6 +105,8 @@ pub struct Project {
     /// Per module, the recorded literal spans by `(root, path)`, built on first use so that
     /// looking up every entry of a large schedule stays linear.
     literal_index: std::sync::OnceLock<Vec<LiteralIndex>>,
+    /// Some non-test module registers a serializer with kombu (asked per dispatch site).
+    registers_serializer: bool,
 }
 
 /// Index of one module's `literal_spans`: `(root, path)` → position of the first record.
@@ -156,6 +158,10 @@ impl Project {
         {
             p.config_unresolved = true;
         }
+        p.registers_serializer = p
+            .modules
+            .iter()
+            .any(|m| !m.is_test && m.facts.registers_serializer);
         p.annotations = p
             .setting("task_annotations")
             .map(|e| p.resolve_value(&e.value))
@@ -1652,9 +1658,7 @@ impl Encoding {
 impl Project {
     /// The project registers a kombu serializer or a JSON type of its own.
     pub fn registers_serializer(&self) -> bool {
-        self.modules
-            .iter()
-            .any(|m| !m.is_test && m.facts.registers_serializer)
+        self.registers_serializer
     }
 
     /// A global serializer setting: json when unset, unknown when layers disagree or the

@@ -93,12 +93,16 @@ pub struct Catalog {
 }
 
 static CATALOG: LazyLock<Result<Catalog, String>> = LazyLock::new(|| {
-    let mut rules = Vec::new();
-    for rule in RULES {
-        let meta = RuleMeta::parse(&format!("{}.yaml", rule.id), rule.yaml)
-            .map_err(|e: CatalogError| e.to_string())?;
-        rules.push((rule, meta));
-    }
+    // Parsed on every run before any work starts: spread the YAML over the cores.
+    use rayon::prelude::*;
+    let rules = RULES
+        .par_iter()
+        .map(|rule| {
+            RuleMeta::parse(&format!("{}.yaml", rule.id), rule.yaml)
+                .map(|meta| (rule, meta))
+                .map_err(|e: CatalogError| e.to_string())
+        })
+        .collect::<Result<Vec<_>, String>>()?;
     Ok(Catalog { rules })
 });
 

@@ -89,13 +89,18 @@ pub(crate) fn check(cx: &mut RuleCx<'_>) {
         if def.decorator_index + 1 != def.decorators.len() {
             continue;
         }
+        let is_option = |kw: &str| {
+            EXECUTION_OPTIONS.contains(&kw) && !def.signature.params.iter().any(|p| p.name == kw)
+        };
+        if !kwargs.iter().any(|(kw, _)| is_option(kw)) {
+            continue;
+        }
+        // Only now: the fix re-reads the file and re-parses the call.
         let fix = (call.kind == DispatchKind::Delay)
             .then(|| to_apply_async(project.file(m).text(), call.span, def))
             .flatten();
         for (kw, span) in kwargs {
-            if !EXECUTION_OPTIONS.contains(&kw.as_str())
-                || def.signature.params.iter().any(|p| p.name == *kw)
-            {
+            if !is_option(kw) {
                 continue;
             }
             let consequence = if def.signature.varkw {
