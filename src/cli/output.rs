@@ -20,12 +20,33 @@ pub fn table(color: bool, header: &[&str]) -> comfy_table::Table {
 }
 
 /// Write with `f` to `path` (a temporary file beside it, then renamed: never half-written) or
-/// to stdout.
+/// to stdout. Only regular files are replaced that way: `/dev/null`, a FIFO or `/dev/stdout` is
+/// written to as it is (renaming over `/dev/null` as root would replace the device with a file),
+/// and a symbolic link is followed so the link stays a link.
 pub fn write_to(
     path: Option<&Path>,
     f: impl FnOnce(&mut dyn Write) -> anyhow::Result<()>,
 ) -> anyhow::Result<()> {
+    let resolved;
+    let path = match path {
+        Some(p) if std::fs::symlink_metadata(p).is_ok_and(|m| m.file_type().is_symlink()) => {
+            // A dangling link: replace it as before.
+            resolved = std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
+            Some(resolved.as_path())
+        }
+        other => other,
+    };
     match path {
+        Some(path) if std::fs::metadata(path).is_ok_and(|m| !m.is_file() && !m.is_dir()) => {
+            let file = std::fs::OpenOptions::new()
+                .write(true)
+                .open(path)
+                .with_context(|| format!("cannot write output file {}", path.display()))?;
+            let mut out = BufWriter::new(file);
+            f(&mut out)
+                .and_then(|()| Ok(out.flush()?))
+                .with_context(|| format!("cannot write output file {}", path.display()))
+        }
         Some(path) => {
             let dir = path
                 .parent()

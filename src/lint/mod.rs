@@ -205,10 +205,13 @@ pub fn build_project(
             let is_test = is_test_path(&input.path);
             let path: Arc<Path> = Arc::from(input.path.as_path());
             let file = Arc::new(match input.disk {
-                Some(disk) => {
+                // Files with Celery facts are where findings land (and where fixes, line
+                // numbers and fingerprints read the text): keep those texts rather than read
+                // them again. The rest are dropped and reloaded on the rare finding.
+                Some(disk) if !likely_reported(&facts) => {
                     SourceFile::from_disk(path, disk, crate::finding::content_hash(&text))
                 }
-                None => SourceFile::new(path, text),
+                _ => SourceFile::new(path, text),
             });
             Ok(Module {
                 facts,
@@ -232,6 +235,17 @@ pub fn build_project(
     let mut project = Project::build(modules, options);
     project.worker_commands = worker_commands;
     Ok(project)
+}
+
+/// A module whose facts most rules look at: tasks, dispatch sites, canvases, Celery apps and
+/// configuration writes, syntax errors.
+fn likely_reported(facts: &model::facts::ModuleFacts) -> bool {
+    !(facts.tasks.is_empty()
+        && facts.calls.is_empty()
+        && facts.canvases.is_empty()
+        && facts.apps.is_empty()
+        && facts.conf_writes.is_empty()
+        && facts.syntax_errors.is_empty())
 }
 
 /// Lint files plus the deployment facts found beside them.

@@ -96,7 +96,34 @@ pub(super) fn write(out: &mut dyn Write, run: &LintRun) -> anyhow::Result<()> {
             }
         })
         .collect();
-    serde_json::to_writer_pretty(&mut *out, &items).map_err(std::io::Error::from)?;
+    // Serialise the items in parallel (a large tree has thousands), then lay them out exactly
+    // as `serde_json::to_writer_pretty` lays out the array: two more spaces per line.
+    let chunks: Vec<Vec<u8>> = items
+        .par_iter()
+        .map(|item| {
+            let one = serde_json::to_vec_pretty(item).map_err(std::io::Error::from)?;
+            let mut indented = Vec::with_capacity(one.len() + one.len() / 8);
+            for line in one.split(|&b| b == b'\n') {
+                indented.extend_from_slice(b"  ");
+                indented.extend_from_slice(line);
+                indented.push(b'\n');
+            }
+            indented.pop();
+            Ok(indented)
+        })
+        .collect::<Result<_, std::io::Error>>()?;
+    if chunks.is_empty() {
+        out.write_all(b"[]")?;
+    } else {
+        out.write_all(b"[\n")?;
+        for (i, chunk) in chunks.iter().enumerate() {
+            if i > 0 {
+                out.write_all(b",\n")?;
+            }
+            out.write_all(chunk)?;
+        }
+        out.write_all(b"\n]")?;
+    }
     writeln!(out)?;
     Ok(())
 }

@@ -369,6 +369,59 @@ fn output_file_is_written_whole() {
     assert!(leftovers.is_empty());
 }
 
+/// `--output` replaces regular files atomically but writes through devices, FIFOs and links:
+/// renaming a temporary file over `/dev/null` as root used to replace the device with a file.
+#[test]
+fn output_to_a_device_fifo_or_link_writes_through() {
+    use std::os::unix::fs::FileTypeExt;
+    let dir = tree(&[("tasks.py", UNBOUNDED)]);
+    let o = run_in(
+        dir.path(),
+        &["lint", ".", "--format", "json", "--output", "/dev/null"],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let null = std::fs::metadata("/dev/null").unwrap();
+    assert!(
+        null.file_type().is_char_device(),
+        "/dev/null is no longer a device"
+    );
+
+    // A FIFO: the reader gets the report, the FIFO stays a FIFO.
+    let fifo = dir.path().join("report.fifo");
+    let made = Command::new("mkfifo").arg(&fifo).status().unwrap();
+    assert!(made.success());
+    let reader = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || std::fs::read(fifo).unwrap())
+    };
+    let o = run_in(
+        dir.path(),
+        &["lint", ".", "--format", "json", "--output", "report.fifo"],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    // Checked before joining: a FIFO replaced by a file would leave the reader blocked.
+    let meta = std::fs::symlink_metadata(&fifo).unwrap();
+    assert!(meta.file_type().is_fifo(), "the FIFO was replaced");
+    let v: serde_json::Value = serde_json::from_slice(&reader.join().unwrap()).unwrap();
+    assert_eq!(v.as_array().unwrap().len(), 1);
+
+    // A symbolic link: the target gets the report, the link stays a link.
+    std::fs::create_dir(dir.path().join("reports")).unwrap();
+    std::os::unix::fs::symlink("reports/latest.json", dir.path().join("report.json")).unwrap();
+    std::fs::write(dir.path().join("reports/latest.json"), "old").unwrap();
+    let o = run_in(
+        dir.path(),
+        &["lint", ".", "--format", "json", "--output", "report.json"],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let link = std::fs::symlink_metadata(dir.path().join("report.json")).unwrap();
+    assert!(link.file_type().is_symlink());
+    let v: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("reports/latest.json")).unwrap())
+            .unwrap();
+    assert_eq!(v.as_array().unwrap().len(), 1);
+}
+
 #[test]
 fn rules_and_rule_commands() {
     let o = bin().args(["rules", "--format", "json"]).output().unwrap();
