@@ -75,6 +75,9 @@ pub struct SourceFile {
 /// mangle the rest of the text.
 pub fn redact<'a>(secrets: &[String], text: &'a str) -> std::borrow::Cow<'a, str> {
     let mut out = std::borrow::Cow::Borrowed(text);
+    if !text.contains('@') {
+        return out; // no `:password@` in it (most messages)
+    }
     for secret in secrets.iter().filter(|s| !s.is_empty()) {
         let needle = format!(":{secret}@");
         if out.contains(needle.as_str()) {

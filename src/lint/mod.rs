@@ -318,14 +318,20 @@ pub fn lint_project(
     // Secrets never reach output: mask every credential the model saw, wherever it appears.
     let secrets: Arc<[String]> = Arc::from(project_secrets(&project));
     if !secrets.is_empty() {
+        // Rewrite a text only when it held a secret.
+        let mask = |text: &mut String| {
+            if let std::borrow::Cow::Owned(masked) = crate::finding::redact(&secrets, text) {
+                *text = masked;
+            }
+        };
         for f in &mut findings {
-            f.message = crate::finding::redact(&secrets, &f.message).into_owned();
-            f.anchor = crate::finding::redact(&secrets, &f.anchor).into_owned();
+            mask(&mut f.message);
+            mask(&mut f.anchor);
             for (_, v) in &mut f.args {
-                *v = crate::finding::redact(&secrets, v).into_owned();
+                mask(v);
             }
             for r in &mut f.related {
-                r.message = crate::finding::redact(&secrets, &r.message).into_owned();
+                mask(&mut r.message);
             }
             f.secrets = secrets.clone();
         }

@@ -2029,21 +2029,23 @@ fn is_atomic(q: &str) -> bool {
 
 impl<'s> Visitor<'s> for Extractor<'s> {
     fn visit_stmt(&mut self, stmt: &'s Stmt) {
-        self.depth += 1;
-        if self.depth.is_multiple_of(STACK_CHECK_EVERY) {
-            stacker::maybe_grow(RED_ZONE, STACK_GROWTH, || self.visit_stmt_inner(stmt));
-        } else {
-            self.visit_stmt_inner(stmt);
-        }
-        self.depth -= 1;
+        self.nested(|ex| ex.visit_stmt_inner(stmt));
     }
 
     fn visit_expr(&mut self, expr: &'s Expr) {
+        self.nested(|ex| ex.visit_expr_inner(expr));
+    }
+}
+
+impl Extractor<'_> {
+    /// One level deeper in the tree: every `STACK_CHECK_EVERY` levels, make sure the stack has
+    /// room for the next ones.
+    fn nested(&mut self, visit: impl FnOnce(&mut Self)) {
         self.depth += 1;
         if self.depth.is_multiple_of(STACK_CHECK_EVERY) {
-            stacker::maybe_grow(RED_ZONE, STACK_GROWTH, || self.visit_expr_inner(expr));
+            stacker::maybe_grow(RED_ZONE, STACK_GROWTH, || visit(self));
         } else {
-            self.visit_expr_inner(expr);
+            visit(self);
         }
         self.depth -= 1;
     }
@@ -2086,7 +2088,7 @@ impl<'s> Extractor<'s> {
                     } else {
                         dotted(&base, name)
                     };
-                    self.flask_imported |= q.starts_with("flask.");
+                    self.flask_imported |= q == "flask" || q.starts_with("flask.");
                     self.imports.insert(local.to_string(), q);
                 }
             }

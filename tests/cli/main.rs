@@ -420,6 +420,38 @@ fn output_to_a_device_fifo_or_link_writes_through() {
         serde_json::from_slice(&std::fs::read(dir.path().join("reports/latest.json")).unwrap())
             .unwrap();
     assert_eq!(v.as_array().unwrap().len(), 1);
+
+    // A link to a file that does not exist yet: the file is created, the link kept.
+    std::os::unix::fs::symlink("reports/next.json", dir.path().join("next.json")).unwrap();
+    let o = run_in(
+        dir.path(),
+        &["lint", ".", "--format", "json", "--output", "next.json"],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let link = std::fs::symlink_metadata(dir.path().join("next.json")).unwrap();
+    assert!(link.file_type().is_symlink());
+    let v: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("reports/next.json")).unwrap())
+            .unwrap();
+    assert_eq!(v.as_array().unwrap().len(), 1);
+
+    // `/dev/stdout` with stdout appended to a log: the log keeps its earlier lines.
+    let log = dir.path().join("all.log");
+    std::fs::write(&log, "PREVIOUS\n").unwrap();
+    let append = std::fs::OpenOptions::new().append(true).open(&log).unwrap();
+    let o = bin()
+        .current_dir(dir.path())
+        .args(["lint", ".", "--format", "json", "--output", "/dev/stdout"])
+        .stdout(append)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let text = std::fs::read_to_string(&log).unwrap();
+    let rest = text
+        .strip_prefix("PREVIOUS\n")
+        .expect("the log lost its first line");
+    let v: serde_json::Value = serde_json::from_str(rest).unwrap();
+    assert_eq!(v.as_array().unwrap().len(), 1);
 }
 
 #[test]
