@@ -189,13 +189,23 @@ pub fn collect(
         files.extend(found.into_inner().expect("walk lock"));
     }
     // `lint . shop/tasks.py` names one file twice: compare normalised paths.
-    for (f, _) in &mut files {
-        *f = f
-            .components()
+    // Only paths under a root spelled with `./`, `//` or a trailing `/` need it: everything
+    // the walker finds is the root joined with plain names.
+    let normal = |f: &Path| -> PathBuf {
+        f.components()
             .filter(|c| !matches!(c, Component::CurDir))
-            .collect();
+            .collect()
+    };
+    let messy_roots: Vec<&PathBuf> = paths
+        .iter()
+        .filter(|r| normal(r).as_os_str() != r.as_os_str())
+        .collect();
+    if !messy_roots.is_empty() {
+        for (f, _) in &mut files {
+            *f = normal(f);
+        }
     }
-    files.sort();
+    files.sort_unstable();
     files.dedup_by(|a, b| a.0 == b.0);
     // `alias.py -> tasks.py` beside `tasks.py`: lint the file once (and never stage two fixes
     // for one file). Only symlinks are resolved, so the common case costs nothing.
