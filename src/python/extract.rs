@@ -162,6 +162,37 @@ pub(crate) struct Extractor<'s> {
     eval_depth: std::cell::Cell<u32>,
 }
 
+/// `text` on one line for messages: runs of whitespace become one space, and a result longer
+/// than 80 characters is cut to 77 and `…`. One pass, stopping at the 81st character.
+fn one_line(text: &str) -> String {
+    // Common case: one line, single spaces, short: the text as it is.
+    if text.len() <= 80
+        && !text.chars().any(|c| c.is_whitespace() && c != ' ')
+        && !text.contains("  ")
+        && !text.starts_with(' ')
+        && !text.ends_with(' ')
+    {
+        return text.to_string();
+    }
+    let mut out = String::with_capacity(text.len().min(84));
+    let mut chars = 0usize;
+    'words: for (i, word) in text.split_whitespace().enumerate() {
+        for c in (i > 0).then_some(' ').into_iter().chain(word.chars()) {
+            out.push(c);
+            chars += 1;
+            if chars > 80 {
+                break 'words;
+            }
+        }
+    }
+    if chars > 80 {
+        let cut = out.char_indices().nth(77).map_or(out.len(), |(at, _)| at);
+        out.truncate(cut);
+        out.push('…');
+    }
+    out
+}
+
 /// `a.b` without the formatting machinery (this runs for every import and definition).
 fn dotted(a: &str, b: &str) -> String {
     let mut s = String::with_capacity(a.len() + 1 + b.len());
@@ -234,24 +265,7 @@ impl<'s> Extractor<'s> {
 
     /// One-line text of an expression for messages (long ones are elided).
     fn short(&self, range: TextRange) -> String {
-        let text = self.text(range);
-        // Common case: one line, single spaces, short: the text as it is.
-        if text.len() <= 80
-            && !text.chars().any(|c| c.is_whitespace() && c != ' ')
-            && !text.contains("  ")
-            && !text.starts_with(' ')
-            && !text.ends_with(' ')
-        {
-            return text.to_string();
-        }
-        let one: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
-        if one.chars().count() > 80 {
-            let mut s: String = one.chars().take(77).collect();
-            s.push('…');
-            s
-        } else {
-            one
-        }
+        one_line(self.text(range))
     }
 
     // ----- names ---------------------------------------------------------------------------
@@ -817,11 +831,17 @@ impl<'s> Extractor<'s> {
                     .map(|(c, _)| c.to_string())
                     .filter(|_| !top_level),
                 is_async: f.is_async,
-                decorators: f
-                    .decorator_list
-                    .iter()
-                    .map(|d| self.short(d.expression.range()))
-                    .collect(),
+                // A task's decorator texts were spelled out for its `TaskDef` already.
+                decorators: match scope.task {
+                    Some(i) if self.facts.tasks[i].kind != TaskDecoratorKind::Class => {
+                        self.facts.tasks[i].decorators.clone()
+                    }
+                    _ => f
+                        .decorator_list
+                        .iter()
+                        .map(|d| self.short(d.expression.range()))
+                        .collect(),
+                },
                 decorator_targets: f
                     .decorator_list
                     .iter()
@@ -4079,6 +4099,56 @@ fn mutated_name(container: &Expr) -> Option<String> {
             Expr::Attribute(a) if a.attr.as_str() == "conf" => return key,
             Expr::Attribute(a) => return Some(a.attr.to_string()),
             _ => return None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::one_line;
+
+    /// The two-pass spelling `one_line` replaced (split, join, count, cut).
+    fn reference(text: &str) -> String {
+        let one: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
+        if one.chars().count() > 80 {
+            let mut s: String = one.chars().take(77).collect();
+            s.push('…');
+            s
+        } else {
+            one
+        }
+    }
+
+    #[test]
+    fn one_line_matches_the_two_pass_spelling() {
+        let long =
+            "shared_task(queue='reports', acks_late=True, soft_time_limit=366, time_limit=1022)";
+        let mut cases: Vec<String> = vec![
+            String::new(),
+            " ".into(),
+            "app.task".into(),
+            " app.task ".into(),
+            "a  b".into(),
+            "a\tb".into(),
+            "a\u{a0}b\u{2003}c".into(),
+            "f(\n    x,\n    y,\n)".into(),
+            long.into(),
+            long.replace(", ", ",\n    "),
+            "é".repeat(80),
+            "é".repeat(81),
+            format!("{}\n{}", "x".repeat(40), "ü".repeat(45)),
+        ];
+        for n in 75..=85 {
+            cases.push("a".repeat(n));
+            cases.push(format!("{} {}", "b".repeat(n / 2), "c".repeat(n - n / 2)));
+            cases.push(format!(
+                "{}\n\n  {}",
+                "d".repeat(n / 2),
+                "€".repeat(n - n / 2)
+            ));
+        }
+        for case in &cases {
+            assert_eq!(one_line(case), reference(case), "{case:?}");
         }
     }
 }
