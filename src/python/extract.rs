@@ -164,7 +164,7 @@ pub(crate) struct Extractor<'s> {
 
 /// `text` on one line for messages: runs of whitespace become one space, and a result longer
 /// than 80 characters is cut to 77 and `…`. One pass, stopping at the 81st character.
-fn one_line(text: &str) -> String {
+fn short_text(text: &str) -> String {
     // Common case: one line, single spaces, short: the text as it is.
     if text.len() <= 80
         && !text.chars().any(|c| c.is_whitespace() && c != ' ')
@@ -265,7 +265,7 @@ impl<'s> Extractor<'s> {
 
     /// One-line text of an expression for messages (long ones are elided).
     fn short(&self, range: TextRange) -> String {
-        one_line(self.text(range))
+        short_text(self.text(range))
     }
 
     // ----- names ---------------------------------------------------------------------------
@@ -2218,22 +2218,18 @@ impl<'s> Extractor<'s> {
             Stmt::Assign(a) => {
                 // `param = Wrapper(param)` normalises a default; passing it there is not a use.
                 let s = self.scopes.last().expect("scope");
-                let rebinds: Vec<String> = if s.mutable_params.is_empty() {
-                    Vec::new()
-                } else {
-                    a.targets
-                        .iter()
-                        .filter_map(|t| match t {
-                            Expr::Name(n) => Some(n.id.to_string()),
-                            _ => None,
-                        })
-                        .filter(|n| {
-                            let s = self.scopes.last().expect("scope");
-                            s.mutable_params.iter().any(|(p, _)| p == n)
-                                && !s.used_mutable.contains(n)
-                        })
-                        .collect()
-                };
+                let rebinds: Vec<String> = a
+                    .targets
+                    .iter()
+                    .filter_map(|t| match t {
+                        Expr::Name(n) => Some(n.id.as_str()),
+                        _ => None,
+                    })
+                    .filter(|n| {
+                        s.mutable_params.iter().any(|(p, _)| p == n) && !s.used_mutable.contains(*n)
+                    })
+                    .map(str::to_string)
+                    .collect();
                 self.visit_expr(&a.value);
                 for name in rebinds {
                     self.scope().used_mutable.remove(&name);
@@ -4105,9 +4101,9 @@ fn mutated_name(container: &Expr) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::one_line;
+    use super::short_text;
 
-    /// The two-pass spelling `one_line` replaced (split, join, count, cut).
+    /// The two-pass spelling `short_text` replaced (split, join, count, cut).
     fn reference(text: &str) -> String {
         let one: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
         if one.chars().count() > 80 {
@@ -4120,7 +4116,7 @@ mod tests {
     }
 
     #[test]
-    fn one_line_matches_the_two_pass_spelling() {
+    fn short_text_matches_the_two_pass_spelling() {
         let long =
             "shared_task(queue='reports', acks_late=True, soft_time_limit=366, time_limit=1022)";
         let mut cases: Vec<String> = vec![
@@ -4148,7 +4144,7 @@ mod tests {
             ));
         }
         for case in &cases {
-            assert_eq!(one_line(case), reference(case), "{case:?}");
+            assert_eq!(short_text(case), reference(case), "{case:?}");
         }
     }
 }

@@ -57,12 +57,14 @@ fn pos(f: &crate::finding::Finding, offset: u32) -> Pos {
 pub(super) fn write(out: &mut dyn Write, run: &LintRun) -> anyhow::Result<()> {
     let catalog = crate::lint::rules::catalog()?;
     use rayon::prelude::*;
-    let items: Vec<Item<'_>> = run
+    // Build and serialise each item in parallel (a large tree has thousands), then lay them
+    // out exactly as `serde_json::to_writer_pretty` lays out the array: two more spaces a line.
+    let chunks: Vec<Vec<u8>> = run
         .findings
         .par_iter()
         .map(|f| {
             let (s, e) = (f.start(), f.end());
-            Item {
+            let item = Item {
                 code: f.code,
                 name: f.name,
                 severity: f.severity.as_str(),
@@ -93,15 +95,8 @@ pub(super) fn write(out: &mut dyn Write, run: &LintRun) -> anyhow::Result<()> {
                         })
                         .collect(),
                 }),
-            }
-        })
-        .collect();
-    // Serialise the items in parallel (a large tree has thousands), then lay them out exactly
-    // as `serde_json::to_writer_pretty` lays out the array: two more spaces per line.
-    let chunks: Vec<Vec<u8>> = items
-        .par_iter()
-        .map(|item| {
-            let one = serde_json::to_vec_pretty(item).map_err(std::io::Error::from)?;
+            };
+            let one = serde_json::to_vec_pretty(&item).map_err(std::io::Error::from)?;
             let mut indented = Vec::with_capacity(one.len() + one.len() / 8);
             for line in one.split(|&b| b == b'\n') {
                 indented.extend_from_slice(b"  ");

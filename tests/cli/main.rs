@@ -375,11 +375,20 @@ fn output_file_is_written_whole() {
 fn output_to_a_device_fifo_or_link_writes_through() {
     use std::os::unix::fs::FileTypeExt;
     let dir = tree(&[("tasks.py", UNBOUNDED)]);
-    let o = run_in(
-        dir.path(),
-        &["lint", ".", "--format", "json", "--output", "/dev/null"],
-    );
-    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    // Lint the tree into `output`; the run finds the one finding.
+    let lint_to = |output: &str| {
+        let o = run_in(
+            dir.path(),
+            &["lint", ".", "--format", "json", "--output", output],
+        );
+        assert_eq!(o.status.code(), Some(1), "{output}: {}", stderr(&o));
+    };
+    let one_finding = |report: &[u8]| {
+        let v: serde_json::Value = serde_json::from_slice(report).unwrap();
+        assert_eq!(v.as_array().unwrap().len(), 1);
+    };
+
+    lint_to("/dev/null");
     let null = std::fs::metadata("/dev/null").unwrap();
     assert!(
         null.file_type().is_char_device(),
@@ -394,46 +403,26 @@ fn output_to_a_device_fifo_or_link_writes_through() {
         let fifo = fifo.clone();
         std::thread::spawn(move || std::fs::read(fifo).unwrap())
     };
-    let o = run_in(
-        dir.path(),
-        &["lint", ".", "--format", "json", "--output", "report.fifo"],
-    );
-    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    lint_to("report.fifo");
     // Checked before joining: a FIFO replaced by a file would leave the reader blocked.
     let meta = std::fs::symlink_metadata(&fifo).unwrap();
     assert!(meta.file_type().is_fifo(), "the FIFO was replaced");
-    let v: serde_json::Value = serde_json::from_slice(&reader.join().unwrap()).unwrap();
-    assert_eq!(v.as_array().unwrap().len(), 1);
+    one_finding(&reader.join().unwrap());
 
-    // A symbolic link: the target gets the report, the link stays a link.
+    // Symbolic links, to an existing file and to one that does not exist yet: the target gets
+    // the report, the link stays a link.
     std::fs::create_dir(dir.path().join("reports")).unwrap();
-    std::os::unix::fs::symlink("reports/latest.json", dir.path().join("report.json")).unwrap();
     std::fs::write(dir.path().join("reports/latest.json"), "old").unwrap();
-    let o = run_in(
-        dir.path(),
-        &["lint", ".", "--format", "json", "--output", "report.json"],
-    );
-    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
-    let link = std::fs::symlink_metadata(dir.path().join("report.json")).unwrap();
-    assert!(link.file_type().is_symlink());
-    let v: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(dir.path().join("reports/latest.json")).unwrap())
-            .unwrap();
-    assert_eq!(v.as_array().unwrap().len(), 1);
-
-    // A link to a file that does not exist yet: the file is created, the link kept.
-    std::os::unix::fs::symlink("reports/next.json", dir.path().join("next.json")).unwrap();
-    let o = run_in(
-        dir.path(),
-        &["lint", ".", "--format", "json", "--output", "next.json"],
-    );
-    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
-    let link = std::fs::symlink_metadata(dir.path().join("next.json")).unwrap();
-    assert!(link.file_type().is_symlink());
-    let v: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(dir.path().join("reports/next.json")).unwrap())
-            .unwrap();
-    assert_eq!(v.as_array().unwrap().len(), 1);
+    for (link, target) in [
+        ("report.json", "reports/latest.json"),
+        ("next.json", "reports/next.json"),
+    ] {
+        std::os::unix::fs::symlink(target, dir.path().join(link)).unwrap();
+        lint_to(link);
+        let meta = std::fs::symlink_metadata(dir.path().join(link)).unwrap();
+        assert!(meta.file_type().is_symlink(), "{link} is no longer a link");
+        one_finding(&std::fs::read(dir.path().join(target)).unwrap());
+    }
 
     // `/dev/stdout` with stdout appended to a log: the log keeps its earlier lines.
     let log = dir.path().join("all.log");
@@ -450,8 +439,7 @@ fn output_to_a_device_fifo_or_link_writes_through() {
     let rest = text
         .strip_prefix("PREVIOUS\n")
         .expect("the log lost its first line");
-    let v: serde_json::Value = serde_json::from_str(rest).unwrap();
-    assert_eq!(v.as_array().unwrap().len(), 1);
+    one_finding(rest.as_bytes());
 }
 
 #[test]

@@ -93,26 +93,12 @@ pub struct Catalog {
 }
 
 static CATALOG: LazyLock<Result<Catalog, String>> = LazyLock::new(|| {
-    // Parsed on every run before any work starts: two scoped threads share the YAML (not
-    // rayon: a rayon worker that first touches the catalog could steal a task that waits on
-    // this very initialisation). The first error in registry order wins.
-    let parse = |rules: &'static [Rule]| -> Vec<Result<(&'static Rule, RuleMeta), String>> {
-        rules
-            .iter()
-            .map(|rule| {
-                RuleMeta::parse(&format!("{}.yaml", rule.id), rule.yaml)
-                    .map(|meta| (rule, meta))
-                    .map_err(|e: CatalogError| e.to_string())
-            })
-            .collect()
-    };
-    let (first, second) = RULES.split_at(RULES.len() / 2);
-    let (a, b) = std::thread::scope(|s| {
-        let other = s.spawn(|| parse(second));
-        (parse(first), other.join())
-    });
-    let b = b.map_err(|_| "parsing the rule catalog panicked".to_string())?;
-    let rules = a.into_iter().chain(b).collect::<Result<Vec<_>, String>>()?;
+    let mut rules = Vec::new();
+    for rule in RULES {
+        let meta = RuleMeta::parse(&format!("{}.yaml", rule.id), rule.yaml)
+            .map_err(|e: CatalogError| e.to_string())?;
+        rules.push((rule, meta));
+    }
     Ok(Catalog { rules })
 });
 
