@@ -370,6 +370,22 @@ fn apply_suppressions(
     reload.par_iter().for_each(|file| {
         file.lines();
     });
+    // Order by (display path, offset, code, message) as `Finding::sort_key` does, without a
+    // path string per finding: rank the files once, then sort in parallel (stable).
+    // Two `SourceFile`s may share a path (a deployment file reported twice): same rank.
+    let mut files: Vec<(String, usize)> = with_findings
+        .values()
+        .map(|f| (f.display_path(), Arc::as_ptr(f).addr()))
+        .collect();
+    files.sort_unstable();
+    let mut rank: HashMap<usize, usize> = HashMap::default();
+    let mut r = 0;
+    for (i, (path, ptr)) in files.iter().enumerate() {
+        if i > 0 && files[i - 1].0 != *path {
+            r = i;
+        }
+        rank.insert(*ptr, r);
+    }
     // Per module: zero-based lines with noqa codes; task def offsets → decorator line offsets.
     let mut noqa: HashMap<*const SourceFile, HashMap<usize, Vec<String>>> = HashMap::default();
     let mut task_lines: HashMap<(*const SourceFile, u32), u32> = HashMap::default();
@@ -429,9 +445,12 @@ fn apply_suppressions(
             f.severity = *s;
         }
     }
-    out.sort_by_cached_key(|f| {
-        let (path, start, code) = f.sort_key();
-        (path, start, code, f.message.clone())
+    out.par_sort_by(|a, b| {
+        rank[&Arc::as_ptr(&a.file).addr()]
+            .cmp(&rank[&Arc::as_ptr(&b.file).addr()])
+            .then(a.span.start.cmp(&b.span.start))
+            .then(a.code.cmp(b.code))
+            .then_with(|| a.message.cmp(&b.message))
     });
     out.dedup_by(|a, b| {
         a.code == b.code

@@ -1691,6 +1691,7 @@ impl<'s> Extractor<'s> {
             orm_args: self.orm_args(kind, call),
             enclosing_def: self.scopes.last().and_then(|s| s.def_name.clone()),
             arg_kinds: self.arg_kinds(kind, call),
+            task: std::sync::OnceLock::new(),
         };
         self.facts.calls.push(site);
         self.call_index

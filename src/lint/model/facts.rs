@@ -506,6 +506,9 @@ pub struct CallSite {
     pub enclosing_def: Option<String>,
     /// Task arguments (positional and keyword) whose coarse type is known (CD503, CD804).
     pub arg_kinds: Vec<TypedExpr>,
+    /// The project task this site dispatches, resolved on first use by
+    /// `Project::task_for_call` (most rules ask for every site).
+    pub task: std::sync::OnceLock<Option<usize>>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -127,6 +127,9 @@ impl Project {
             modules,
             ..Project::default()
         };
+        p.by_name.reserve(p.modules.len());
+        p.functions
+            .reserve(p.modules.iter().map(|m| m.facts.functions.len()).sum());
         for (i, m) in p.modules.iter().enumerate() {
             if !m.facts.module.is_empty() {
                 p.by_name.entry(m.facts.module.clone()).or_insert(i);
@@ -288,6 +291,8 @@ impl Project {
                 });
             }
         }
+        self.tasks_by_qualname.reserve(tasks.len());
+        self.tasks_by_name.reserve(tasks.len());
         for (i, t) in tasks.iter().enumerate() {
             let def = &self.modules[t.module].facts.tasks[t.index];
             self.tasks_by_qualname
@@ -302,16 +307,22 @@ impl Project {
 
     /// Resolve a qualified symbol through re-exports (`shop.send` → `shop.tasks.send`).
     pub fn resolve_symbol(&self, q: &str) -> String {
-        let mut current = q.to_string();
+        self.resolve(q).into_owned()
+    }
+
+    /// [`Project::resolve_symbol`], borrowing `q` when it resolves to itself (the common case
+    /// for names outside the project: rules ask for every call in every task body).
+    fn resolve<'a>(&'a self, q: &'a str) -> std::borrow::Cow<'a, str> {
+        let mut current: &'a str = q;
         for _ in 0..6 {
-            if self.tasks_by_qualname.contains_key(&current) {
-                return current;
+            if self.tasks_by_qualname.contains_key(current) {
+                break;
             }
             let Some((module, name)) = current.rsplit_once('.') else {
-                return current;
+                break;
             };
             let Some(m) = self.module(module) else {
-                return current;
+                break;
             };
             match self.modules[m]
                 .facts
@@ -319,25 +330,35 @@ impl Project {
                 .iter()
                 .find(|i| i.local == name)
             {
-                Some(import) if import.qualified != current => current = import.qualified.clone(),
-                _ => return current,
+                Some(import) if import.qualified != current => current = &import.qualified,
+                _ => break,
             }
         }
-        current
+        if std::ptr::eq(current, q) {
+            std::borrow::Cow::Borrowed(q)
+        } else {
+            std::borrow::Cow::Owned(current.to_string())
+        }
     }
 
     /// A module-level (non-task) function by qualified name, followed through re-exports.
     pub fn function(&self, q: &str) -> Option<(usize, &FunctionFacts)> {
-        let found = self
-            .functions
-            .get(q)
-            .copied()
-            .or_else(|| self.functions.get(&self.resolve_symbol(q)).copied())?;
+        let found = match self.functions.get(q) {
+            Some(found) => *found,
+            None => match self.resolve(q) {
+                std::borrow::Cow::Owned(resolved) => *self.functions.get(&resolved)?,
+                std::borrow::Cow::Borrowed(_) => return None,
+            },
+        };
         Some((found.0, &self.modules[found.0].facts.functions[found.1]))
     }
 
-    /// The task a dispatch site refers to.
+    /// The task a dispatch site refers to (resolved once per site).
     pub fn task_for_call(&self, call: &CallSite) -> Option<usize> {
+        *call.task.get_or_init(|| self.resolve_call(call))
+    }
+
+    fn resolve_call(&self, call: &CallSite) -> Option<usize> {
         match call.kind {
             DispatchKind::SendTask | DispatchKind::SignatureByName => {
                 let found = self.tasks_by_name.get(&call.target)?;
@@ -348,10 +369,13 @@ impl Project {
     }
 
     pub fn task_by_qualname(&self, q: &str) -> Option<usize> {
-        self.tasks_by_qualname.get(q).copied().or_else(|| {
-            let resolved = self.resolve_symbol(q);
-            self.tasks_by_qualname.get(&resolved).copied()
-        })
+        match self.tasks_by_qualname.get(q) {
+            Some(found) => Some(*found),
+            None => match self.resolve(q) {
+                std::borrow::Cow::Owned(resolved) => self.tasks_by_qualname.get(&resolved).copied(),
+                std::borrow::Cow::Borrowed(_) => None,
+            },
+        }
     }
 
     /// All dispatch sites with their module index.
@@ -372,7 +396,7 @@ impl Project {
     /// A class and the module that defines it (which may differ from the one named in `q`
     /// when the class is re-exported).
     pub fn class_in_module(&self, q: &str) -> Option<(usize, &ClassFacts)> {
-        let resolved = self.resolve_symbol(q);
+        let resolved = self.resolve(q);
         let (module, name) = resolved.rsplit_once('.')?;
         let m = self.module(module)?;
         self.modules[m]
