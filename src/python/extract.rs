@@ -816,7 +816,7 @@ impl<'s> Extractor<'s> {
         if pushed_atomic {
             self.atomic.pop();
         }
-        let scope = self.scopes.pop().expect("function scope");
+        let mut scope = self.scopes.pop().expect("function scope");
         if scope.task.is_none()
             && !scope.body.waits.is_empty()
             && (scope.function.is_some() || method_of.is_some())
@@ -850,7 +850,11 @@ impl<'s> Extractor<'s> {
                         e => self.qualify(e),
                     })
                     .collect(),
-                calls: scope.body.calls.clone(),
+                calls: match (scope.task, &scope.function) {
+                    (Some(i), _) => DefCalls::Task(i),
+                    (None, Some(_)) => DefCalls::Function(self.facts.functions.len()),
+                    (None, None) => DefCalls::Own(std::mem::take(&mut scope.body.calls)),
+                },
                 span: span(f.name.range()),
             });
         }

@@ -781,9 +781,32 @@ pub struct DefInfo {
     pub decorators: Vec<String>,
     /// Qualified name of each decorator (without its call).
     pub decorator_targets: Vec<Option<String>>,
-    /// Qualified names of module-level or imported functions called directly (one hop).
-    pub calls: Vec<(String, Span)>,
+    /// Qualified names of module-level or imported functions called directly (one hop):
+    /// read them with [`ModuleFacts::def_calls`].
+    pub calls: DefCalls,
     pub span: Span,
+}
+
+/// Where a def's calls are recorded: in the body facts of the task or module-level function it
+/// also is (shared, not copied: most defs are one of those), or its own list.
+#[derive(Clone, Debug)]
+pub enum DefCalls {
+    Own(Vec<(String, Span)>),
+    /// Index into `ModuleFacts::tasks`.
+    Task(usize),
+    /// Index into `ModuleFacts::functions`.
+    Function(usize),
+}
+
+impl ModuleFacts {
+    /// The calls of a def of this module.
+    pub fn def_calls<'a>(&'a self, def: &'a DefInfo) -> &'a [(String, Span)] {
+        match &def.calls {
+            DefCalls::Own(calls) => calls,
+            DefCalls::Task(i) => &self.tasks[*i].body.calls,
+            DefCalls::Function(i) => &self.functions[*i].body.calls,
+        }
+    }
 }
 
 /// `NAME["a"]["b"] = value` at module level (e.g. `DATABASES["default"]["ATOMIC_REQUESTS"]`).

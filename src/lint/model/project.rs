@@ -312,7 +312,7 @@ impl Project {
 
     /// [`Project::resolve_symbol`], borrowing `q` when it resolves to itself (the common case
     /// for names outside the project: rules ask for every call in every task body).
-    fn resolve<'a>(&'a self, q: &'a str) -> std::borrow::Cow<'a, str> {
+    pub fn resolve<'a>(&'a self, q: &'a str) -> std::borrow::Cow<'a, str> {
         let mut current: &'a str = q;
         for _ in 0..6 {
             if self.tasks_by_qualname.contains_key(current) {
@@ -531,7 +531,13 @@ impl Project {
             }
         }
         // Only names that may be tasks need resolving through imports.
-        let resolved: HashSet<String> = refs.iter().map(|q| self.resolve_symbol(q)).collect();
+        let resolved: Vec<String> = refs
+            .iter()
+            .filter_map(|q| match self.resolve(q) {
+                std::borrow::Cow::Owned(r) => Some(r),
+                std::borrow::Cow::Borrowed(_) => None,
+            })
+            .collect();
         refs.extend(resolved);
         self.other_refs = refs;
     }

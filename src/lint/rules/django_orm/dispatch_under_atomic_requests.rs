@@ -169,7 +169,7 @@ pub(crate) fn check(cx: &mut RuleCx<'_>) {
                 .with_fix(super::on_commit_fix(project, *m, call));
         }
         // One hop: a project helper the view calls.
-        for (callee, at) in &view.calls {
+        for (callee, at) in project.modules[*view_module].facts.def_calls(view) {
             let Some((_, helper)) = project.function(callee) else {
                 continue;
             };

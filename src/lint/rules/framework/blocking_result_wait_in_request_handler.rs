@@ -117,7 +117,7 @@ fn referenced_from_urls(project: &Project, qualname: &str) -> bool {
             && m.facts
                 .name_refs
                 .iter()
-                .any(|(q, _)| q == qualname || project.resolve_symbol(q) == qualname)
+                .any(|(q, _)| q == qualname || project.resolve(q) == qualname)
     })
 }
 

@@ -107,7 +107,7 @@ fn entries(project: &Project, module: usize, app: &AppFacts) -> Option<Vec<Strin
                 || m.facts
                     .imports
                     .iter()
-                    .any(|i| project.resolve_symbol(&i.qualified) == app.var);
+                    .any(|i| project.resolve(&i.qualified) == app.var.as_str());
             if imports_app {
                 out.push(m.facts.module.clone());
             }
