@@ -79,40 +79,40 @@ enum Binding {
 }
 
 #[derive(Default)]
-struct Scope {
+struct Scope<'s> {
     is_function: bool,
     /// Index of the task this scope is the body of.
     task: Option<usize>,
     /// Qualified name of a module-level non-task function.
     function: Option<String>,
     body: BodyFacts,
-    bindings: HashMap<String, Binding>,
+    bindings: HashMap<&'s str, Binding>,
     first_param: Option<String>,
     guard_seen: bool,
     except_depth: usize,
     allow_join: usize,
     mutable_params: Vec<(String, Span)>,
-    rebound: HashSet<String>,
-    used_mutable: HashSet<String>,
+    rebound: HashSet<&'s str>,
+    used_mutable: HashSet<&'s str>,
     /// Enclosing `for`/`while` loops in this scope.
     loops: usize,
     /// Name of the `def` this scope is the body of.
     def_short_name: String,
     /// Names bound to ORM objects (`None`: shadowed by a local that is not one).
-    orm: HashMap<String, Option<(OrmKind, String)>>,
+    orm: HashMap<&'s str, Option<(OrmKind, String)>>,
     /// Qualified name of this scope's `def` (module-level function or method of a top-level
     /// class); `None` for nested defs and lambdas.
     def_name: Option<String>,
     /// Coarse types of local names bound once (`f = open(...)`), for CD304/CD503/CD804.
-    kinds: HashMap<String, ValueKind>,
+    kinds: HashMap<&'s str, ValueKind>,
     /// How often each local name is bound; a name bound twice has no known type.
-    bind_counts: HashMap<String, u32>,
+    bind_counts: HashMap<&'s str, u32>,
     /// Functions defined in this function's body.
-    local_defs: HashSet<String>,
+    local_defs: HashSet<&'s str>,
     /// This function has a parameter named `request`.
     request_param: bool,
     /// Local names whose `.ready()` was called earlier in this scope (CD003).
-    ready_checked: HashSet<String>,
+    ready_checked: HashSet<&'s str>,
 }
 
 struct TryFrame {
@@ -125,9 +125,9 @@ pub(crate) struct Extractor<'s> {
     facts: ModuleFacts,
     source: &'s str,
     /// Top-level names defined in this module (functions, classes, assignments).
-    local_names: HashSet<String>,
+    local_names: HashSet<&'s str>,
     imports: HashMap<String, String>,
-    scopes: Vec<Scope>,
+    scopes: Vec<Scope<'s>>,
     /// Enclosing `transaction.atomic` contexts: (text, scope depth where entered).
     atomic: Vec<(String, usize)>,
     on_commit: usize,
@@ -270,25 +270,25 @@ impl<'s> Extractor<'s> {
 
     // ----- names ---------------------------------------------------------------------------
 
-    fn collect_top_level(&mut self, body: &[Stmt]) {
+    fn collect_top_level(&mut self, body: &'s [Stmt]) {
         for stmt in body {
             match stmt {
                 Stmt::FunctionDef(f) => {
-                    self.local_names.insert(f.name.to_string());
+                    self.local_names.insert(f.name.as_str());
                 }
                 Stmt::ClassDef(c) => {
-                    self.local_names.insert(c.name.to_string());
+                    self.local_names.insert(c.name.as_str());
                 }
                 Stmt::Assign(a) => {
                     for t in &a.targets {
                         if let Expr::Name(n) = t {
-                            self.local_names.insert(n.id.to_string());
+                            self.local_names.insert(n.id.as_str());
                         }
                     }
                 }
                 Stmt::AnnAssign(a) => {
                     if let Expr::Name(n) = a.target.as_ref() {
-                        self.local_names.insert(n.id.to_string());
+                        self.local_names.insert(n.id.as_str());
                     }
                 }
                 Stmt::If(i) => {
@@ -539,7 +539,7 @@ impl<'s> Extractor<'s> {
 
     // ----- scopes --------------------------------------------------------------------------
 
-    fn scope(&mut self) -> &mut Scope {
+    fn scope(&mut self) -> &mut Scope<'s> {
         self.scopes.last_mut().expect("module scope")
     }
 
@@ -862,7 +862,7 @@ impl<'s> Extractor<'s> {
             let task = &mut self.facts.tasks[i];
             task.body = scope.body;
             task.mutable_defaults
-                .retain(|m| scope.used_mutable.contains(&m.param));
+                .retain(|m| scope.used_mutable.contains(m.param.as_str()));
         } else if let Some(qualname) = scope.function {
             let returns_param = match (f.body.last(), f.parameters.args.first()) {
                 (Some(Stmt::Return(r)), Some(p)) => {
@@ -1132,8 +1132,7 @@ impl<'s> Extractor<'s> {
                 && call.arguments.is_empty()
                 && let Expr::Name(n) = attr.value.as_ref()
             {
-                let name = n.id.to_string();
-                self.scope().ready_checked.insert(name);
+                self.scope().ready_checked.insert(n.id.as_str());
             }
             if WAIT_METHODS.contains(&method)
                 && call.arguments.args.is_empty()
@@ -1175,9 +1174,7 @@ impl<'s> Extractor<'s> {
                     .cloned()
                 {
                     if method == "mount" {
-                        self.scope()
-                            .bindings
-                            .insert(name.to_string(), Binding::Session(true));
+                        self.scope().bindings.insert(name, Binding::Session(true));
                     } else if !mounted && SESSION_METHODS.contains(&method) {
                         self.check_http(call, &format!("{name}.{method}"), usize::MAX);
                     }
@@ -1720,10 +1717,10 @@ impl<'s> Extractor<'s> {
         }
     }
 
-    fn use_mutable(&mut self, name: &str) {
+    fn use_mutable(&mut self, name: &'s str) {
         let scope = self.scope();
         if scope.mutable_params.iter().any(|(p, _)| p == name) && !scope.rebound.contains(name) {
-            scope.used_mutable.insert(name.to_string());
+            scope.used_mutable.insert(name);
         }
     }
 
@@ -1750,17 +1747,17 @@ impl<'s> Extractor<'s> {
         for target in targets {
             match target {
                 Expr::Name(n) => {
-                    let name = n.id.to_string();
+                    let name = n.id.as_str();
                     if self.at_module_level() {
                         self.facts.assigns.push(Assign {
-                            name: name.clone(),
+                            name: name.to_string(),
                             value: v.clone(),
                             span: span(n.range()),
                             value_span: span(value.range()),
                             conditional: self.conditional > 0,
                             under_debug: self.debug > 0,
                         });
-                        self.record_literal_spans(&name, value);
+                        self.record_literal_spans(name, value);
                         if let Value::Call { func, kwargs, .. } = &v
                             && matches!(
                                 func.as_str(),
@@ -1817,13 +1814,13 @@ impl<'s> Extractor<'s> {
                     };
                     // Only ORM objects and names that shadow one are recorded (cheap locals).
                     let orm = self.orm_of(value);
-                    if orm.is_some() || self.scopes.iter().any(|s| s.orm.contains_key(&name)) {
-                        self.scope().orm.insert(name.clone(), orm);
+                    if orm.is_some() || self.scopes.iter().any(|s| s.orm.contains_key(name)) {
+                        self.scope().orm.insert(name, orm);
                     }
-                    self.note_kind(&name, Some(value));
+                    self.note_kind(name, Some(value));
                     let scope = self.scope();
                     if scope.mutable_params.iter().any(|(p, _)| *p == name) {
-                        scope.rebound.insert(name.clone());
+                        scope.rebound.insert(name);
                     }
                     match binding {
                         Some(b) => {
@@ -2223,7 +2220,7 @@ impl<'s> Extractor<'s> {
             Stmt::Assign(a) => {
                 // `param = Wrapper(param)` normalises a default; passing it there is not a use.
                 let s = self.scopes.last().expect("scope");
-                let rebinds: Vec<String> = a
+                let rebinds: Vec<&'s str> = a
                     .targets
                     .iter()
                     .filter_map(|t| match t {
@@ -2233,11 +2230,10 @@ impl<'s> Extractor<'s> {
                     .filter(|n| {
                         s.mutable_params.iter().any(|(p, _)| p == n) && !s.used_mutable.contains(*n)
                     })
-                    .map(str::to_string)
                     .collect();
                 self.visit_expr(&a.value);
                 for name in rebinds {
-                    self.scope().used_mutable.remove(&name);
+                    self.scope().used_mutable.remove(name);
                 }
                 self.on_assign(&a.targets, &a.value);
                 for t in &a.targets {
@@ -2314,7 +2310,7 @@ impl<'s> Extractor<'s> {
                         {
                             self.scope()
                                 .bindings
-                                .insert(n.id.to_string(), Binding::Session(false));
+                                .insert(n.id.as_str(), Binding::Session(false));
                         }
                     }
                 }
@@ -2955,7 +2951,12 @@ const MODEL_SIGNALS: &[&str] = &[
 impl<'s> Extractor<'s> {
     /// Name the `def` scope and bind the parameters that are ORM objects (`self` in a method,
     /// `instance` in a model-signal receiver); every other parameter shadows outer bindings.
-    fn prepare_def_scope(&self, f: &ast::StmtFunctionDef, scope: &mut Scope, top_level: bool) {
+    fn prepare_def_scope(
+        &self,
+        f: &'s ast::StmtFunctionDef,
+        scope: &mut Scope<'s>,
+        top_level: bool,
+    ) {
         let method_of = (self.class_depth == 1 && self.scopes.len() == 1)
             .then(|| self.facts.classes.last().map(|c| c.qualname.clone()))
             .flatten();
@@ -2969,14 +2970,14 @@ impl<'s> Extractor<'s> {
         for p in f.parameters.iter() {
             let name = p.name().as_str();
             if self.scopes.iter().any(|s| s.orm.contains_key(name)) {
-                scope.orm.insert(name.to_string(), None);
+                scope.orm.insert(name, None);
             }
         }
         if let (Some(class), Some(first)) = (&method_of, scope.first_param.as_deref())
             && first == "self"
         {
             scope.orm.insert(
-                "self".to_string(),
+                "self",
                 Some((
                     OrmKind::SelfOf(class.clone()),
                     "the model's own method".into(),
@@ -3007,7 +3008,7 @@ impl<'s> Extractor<'s> {
             && f.parameters.iter().any(|p| p.name().as_str() == "instance")
         {
             scope.orm.insert(
-                "instance".to_string(),
+                "instance",
                 Some((
                     OrmKind::Instance,
                     format!("the `{signal}` receiver's `instance`"),
@@ -3195,14 +3196,14 @@ impl<'s> Extractor<'s> {
 
     /// Record a binding in the current scope; a non-ORM value is only recorded when it shadows
     /// an ORM binding (most locals are never looked up).
-    fn bind_orm(&mut self, name: &str, value: Option<(OrmKind, String)>) {
+    fn bind_orm(&mut self, name: &'s str, value: Option<(OrmKind, String)>) {
         if value.is_some() || self.scopes.iter().any(|s| s.orm.contains_key(name)) {
-            self.scope().orm.insert(name.to_string(), value);
+            self.scope().orm.insert(name, value);
         }
     }
 
     /// `obj, created = Model.objects.get_or_create(...)`.
-    fn bind_orm_tuple(&mut self, targets: &[Expr], value: &Expr) {
+    fn bind_orm_tuple(&mut self, targets: &'s [Expr], value: &Expr) {
         let mut first = None;
         if let Expr::Call(c) = value
             && let Some((terminal, inner)) = self.manager_chain(c)
@@ -3220,7 +3221,7 @@ impl<'s> Extractor<'s> {
     }
 
     /// `for order in Order.objects.filter(...)`: the loop variable is a model instance.
-    fn bind_orm_loop(&mut self, target: &Expr, iter: &Expr) {
+    fn bind_orm_loop(&mut self, target: &'s Expr, iter: &Expr) {
         // Iterating `values()` / `values_list()` yields plain data, not instances.
         let from_queryset = matches!(
             self.orm_of(iter),
@@ -3784,7 +3785,7 @@ impl<'s> Extractor<'s> {
     // ----- coarse value types (CD304, CD503, CD804) -----------------------------------------
 
     /// Bind (or unbind) a local name to the coarse type of `value`.
-    fn note_kind(&mut self, name: &str, value: Option<&Expr>) {
+    fn note_kind(&mut self, name: &'s str, value: Option<&Expr>) {
         let kind = value.and_then(|v| self.kind_of(v));
         let scope = self.scope();
         let count = match scope.bind_counts.get_mut(name) {
@@ -3793,13 +3794,13 @@ impl<'s> Extractor<'s> {
                 *c
             }
             None => {
-                scope.bind_counts.insert(name.to_string(), 1);
+                scope.bind_counts.insert(name, 1);
                 1
             }
         };
         match kind {
             Some(k) if count == 1 => {
-                scope.kinds.insert(name.to_string(), k);
+                scope.kinds.insert(name, k);
             }
             _ => {
                 scope.kinds.remove(name);
@@ -3807,7 +3808,7 @@ impl<'s> Extractor<'s> {
         }
     }
 
-    fn unbind_targets(&mut self, target: &Expr) {
+    fn unbind_targets(&mut self, target: &'s Expr) {
         match target {
             Expr::Name(n) => self.note_kind(n.id.as_str(), None),
             Expr::Tuple(t) => t.elts.iter().for_each(|e| self.unbind_targets(e)),
@@ -3816,10 +3817,10 @@ impl<'s> Extractor<'s> {
         }
     }
 
-    fn note_local_def(&mut self, name: &str) {
+    fn note_local_def(&mut self, name: &'s str) {
         let scope = self.scope();
         if scope.is_function {
-            scope.local_defs.insert(name.to_string());
+            scope.local_defs.insert(name);
             scope.kinds.remove(name);
         }
     }

@@ -19,19 +19,12 @@ impl LineIndex {
         let mut starts = Vec::with_capacity(text.len() / 32 + 1);
         starts.push(0);
         let bytes = text.as_bytes();
-        let mut i = 0;
-        while i < bytes.len() {
-            match bytes[i] {
-                b'\n' => starts.push((i + 1) as u32),
-                b'\r' => {
-                    if bytes.get(i + 1) == Some(&b'\n') {
-                        i += 1;
-                    }
-                    starts.push((i + 1) as u32);
-                }
-                _ => {}
+        for i in memchr::memchr2_iter(b'\n', b'\r', bytes) {
+            // `\r\n` ends one line, at its `\n`.
+            if bytes[i] == b'\r' && bytes.get(i + 1) == Some(&b'\n') {
+                continue;
             }
-            i += 1;
+            starts.push((i + 1) as u32);
         }
         LineIndex {
             starts,
@@ -112,5 +105,18 @@ mod tests {
         let last = text.find("last").unwrap() as u32;
         assert_eq!(idx.line_col(text, last), LineCol { line: 3, column: 1 });
         assert_eq!(idx.line_text(text, 1), "b = \"é\" + x");
+    }
+
+    #[test]
+    fn every_line_ending_starts_a_line() {
+        for (text, starts) in [
+            ("", vec![0]),
+            ("a\rb\r\nc\nd\r", vec![0, 2, 5, 7, 9]),
+            ("\r\n\r\n", vec![0, 2, 4]),
+            ("\n\r\r", vec![0, 1, 2, 3]),
+            ("x = 1", vec![0]),
+        ] {
+            assert_eq!(LineIndex::new(text).starts, starts, "{text:?}");
+        }
     }
 }
