@@ -10,3 +10,4 @@ pub mod lint;
 pub mod probe;
 pub mod python;
 pub mod report;
+pub mod text;

@@ -16,6 +16,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 use crate::color::ColorChoice;
+use crate::text::one_line;
 
 #[derive(Parser, Debug)]
 #[command(name = "celery-doctor", version, about = "Find Celery anti-patterns in Python code and diagnose live brokers and workers", long_about = None)]
@@ -125,8 +126,4 @@ pub fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
-}
-
-fn one_line(s: &str) -> String {
-    s.split_whitespace().collect::<Vec<_>>().join(" ")
 }

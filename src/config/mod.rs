@@ -9,6 +9,7 @@ use serde::Deserialize;
 
 use crate::finding::Severity;
 use crate::lint::LintSettings;
+use crate::text::one_line;
 
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
@@ -53,10 +54,6 @@ struct Tool {
 pub struct Loaded {
     pub options: Options,
     pub path: Option<PathBuf>,
-}
-
-fn one_line(s: &str) -> String {
-    s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// Parse a configuration file (pyproject.toml or YAML).

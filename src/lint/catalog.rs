@@ -160,7 +160,7 @@ impl RuleMeta {
             .split("##")
             .next()
             .unwrap_or("");
-        let text = what.split_whitespace().collect::<Vec<_>>().join(" ");
+        let text = crate::text::one_line(what);
         match text.find(". ") {
             Some(i) => text[..=i].to_string(),
             None => text,

@@ -2,6 +2,7 @@
 //! `BROKER_AUTH_FAILED`, …). Every message is one line, names the broker with its password
 //! masked, and says what to try.
 
+use crate::text::one_line;
 use thiserror::Error;
 
 #[derive(Debug, Error)]
@@ -126,8 +127,4 @@ pub(crate) fn classify(broker: &str, host: &str, detail: &str, secs: f64) -> Pro
     } else {
         ProbeError::Protocol { broker, detail }
     }
-}
-
-pub(crate) fn one_line(s: &str) -> String {
-    s.split_whitespace().collect::<Vec<_>>().join(" ")
 }

@@ -3483,11 +3483,7 @@ impl<'s> Extractor<'s> {
             })
             .collect();
         let function = self.scopes.last().and_then(|s| s.function.clone());
-        let sig_text = self
-            .text(sig.range())
-            .split_whitespace()
-            .collect::<Vec<_>>()
-            .join(" ");
+        let sig_text = crate::text::one_line(self.text(sig.range()));
         self.facts.periodic_tasks.push(PeriodicTask {
             span: span(call.range()),
             schedule,

@@ -87,11 +87,7 @@ pub fn fingerprint_at(f: &Finding, path: &str) -> String {
     let text = f.file.text();
     let lines = f.file.lines();
     let line = lines.line_of(f.span.start);
-    let source: String = f
-        .redact(lines.line_text(text, line))
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ");
+    let source = crate::text::one_line(&f.redact(lines.line_text(text, line)));
     let scope = enclosing_scope(text, f.span.start as usize);
     let mut h = Sha256::new();
     for part in [f.code, path, &f.anchor, &scope, &source] {

@@ -142,7 +142,7 @@ fn yaml_error(file: &str, e: &serde_yaml::Error) -> CustomRuleError {
     CustomRuleError::Invalid {
         file: file.to_string(),
         line,
-        message: message.split_whitespace().collect::<Vec<_>>().join(" "),
+        message: crate::text::one_line(&message),
     }
 }
 

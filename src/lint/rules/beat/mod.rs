@@ -12,7 +12,7 @@ pub(crate) fn source_text(project: &Project, module: usize, span: Span) -> Strin
     let s = text
         .get(span.start as usize..span.end as usize)
         .unwrap_or("");
-    s.split_whitespace().collect::<Vec<_>>().join(" ")
+    crate::text::one_line(s)
 }
 
 /// One-based line of `offset`.
