@@ -316,11 +316,6 @@ impl Finding {
     pub fn redact<'a>(&self, text: &'a str) -> std::borrow::Cow<'a, str> {
         redact(&self.secrets, text)
     }
-
-    /// Sort key: path, line, column, code.
-    pub fn sort_key(&self) -> (String, u32, &'static str) {
-        (self.file.display_path(), self.span.start, self.code)
-    }
 }
 
 #[cfg(test)]

@@ -370,8 +370,8 @@ fn apply_suppressions(
     reload.par_iter().for_each(|file| {
         file.lines();
     });
-    // Order by (display path, offset, code, message) as `Finding::sort_key` does, without a
-    // path string per finding: rank the files once, then sort in parallel (stable).
+    // Output order: display path, offset, code, message. Without a path string per finding:
+    // rank the files once, then sort in parallel (stable).
     // Two `SourceFile`s may share a path (a deployment file reported twice): same rank.
     let mut files: Vec<(String, usize)> = with_findings
         .values()
