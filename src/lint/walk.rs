@@ -196,11 +196,7 @@ pub fn collect(
             .filter(|c| !matches!(c, Component::CurDir))
             .collect()
     };
-    let messy_roots: Vec<&PathBuf> = paths
-        .iter()
-        .filter(|r| normal(r).as_os_str() != r.as_os_str())
-        .collect();
-    if !messy_roots.is_empty() {
+    if paths.iter().any(|r| normal(r).as_os_str() != r.as_os_str()) {
         for (f, _) in &mut files {
             *f = normal(f);
         }
