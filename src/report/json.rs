@@ -54,6 +54,27 @@ fn pos(f: &crate::finding::Finding, offset: u32) -> Pos {
     }
 }
 
+/// A buffer that indents every line after the first by two spaces as it is written (JSON text
+/// has no raw newlines inside strings, so every newline is the pretty printer's).
+struct Indented(Vec<u8>);
+
+impl Write for Indented {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let mut rest = buf;
+        while let Some(i) = memchr::memchr(b'\n', rest) {
+            self.0.extend_from_slice(&rest[..=i]);
+            self.0.extend_from_slice(b"  ");
+            rest = &rest[i + 1..];
+        }
+        self.0.extend_from_slice(rest);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 pub(super) fn write(out: &mut dyn Write, run: &LintRun) -> anyhow::Result<()> {
     let catalog = crate::lint::rules::catalog()?;
     use rayon::prelude::*;
@@ -96,15 +117,10 @@ pub(super) fn write(out: &mut dyn Write, run: &LintRun) -> anyhow::Result<()> {
                         .collect(),
                 }),
             };
-            let one = serde_json::to_vec_pretty(&item).map_err(std::io::Error::from)?;
-            let mut indented = Vec::with_capacity(one.len() + one.len() / 8);
-            for line in one.split(|&b| b == b'\n') {
-                indented.extend_from_slice(b"  ");
-                indented.extend_from_slice(line);
-                indented.push(b'\n');
-            }
-            indented.pop();
-            Ok(indented)
+            let mut indented = Indented(Vec::with_capacity(768));
+            indented.0.extend_from_slice(b"  ");
+            serde_json::to_writer_pretty(&mut indented, &item).map_err(std::io::Error::from)?;
+            Ok(indented.0)
         })
         .collect::<Result<_, std::io::Error>>()?;
     if chunks.is_empty() {
