@@ -78,60 +78,60 @@ impl Write for Indented {
 pub(super) fn write(out: &mut dyn Write, run: &LintRun) -> anyhow::Result<()> {
     let catalog = crate::lint::rules::catalog()?;
     use rayon::prelude::*;
-    // Build and serialise each item in parallel (a large tree has thousands), then lay them
-    // out exactly as `serde_json::to_writer_pretty` lays out the array: two more spaces a line.
-    let chunks: Vec<Vec<u8>> = run
-        .findings
-        .par_iter()
-        .map(|f| {
-            let (s, e) = (f.start(), f.end());
-            let item = Item {
-                code: f.code,
-                name: f.name,
-                severity: f.severity.as_str(),
-                message: &f.message,
-                path: f.file.display_path(),
-                start: Pos {
-                    line: s.line,
-                    column: s.column,
-                },
-                end: Pos {
-                    line: e.line,
-                    column: e.column,
-                },
-                task: f.task.as_deref(),
-                help: f.help,
-                url: catalog.get(f.code).map(|m| m.doc_url()).unwrap_or_default(),
-                fingerprint: super::fingerprint(f),
-                fix: f.fix.as_ref().map(|x| FixItem {
-                    applicability: x.applicability.as_str(),
-                    title: &x.title,
-                    edits: x
-                        .edits
-                        .iter()
-                        .map(|e| EditItem {
-                            start: pos(f, e.start),
-                            end: pos(f, e.end),
-                            content: f.redact(&e.content),
-                        })
-                        .collect(),
-                }),
-            };
-            let mut indented = Indented(Vec::with_capacity(768));
-            indented.0.extend_from_slice(b"  ");
-            serde_json::to_writer_pretty(&mut indented, &item).map_err(std::io::Error::from)?;
-            Ok(indented.0)
-        })
-        .collect::<Result<_, std::io::Error>>()?;
-    if chunks.is_empty() {
+    // Build and serialise the items in parallel (a large tree has thousands), in batches so that
+    // their text is never all in memory at once, and lay them out exactly as
+    // `serde_json::to_writer_pretty` lays out the array: two more spaces a line.
+    let serialize = |f: &crate::finding::Finding| -> std::io::Result<Vec<u8>> {
+        let (s, e) = (f.start(), f.end());
+        let item = Item {
+            code: f.code,
+            name: f.name,
+            severity: f.severity.as_str(),
+            message: &f.message,
+            path: f.file.display_path(),
+            start: Pos {
+                line: s.line,
+                column: s.column,
+            },
+            end: Pos {
+                line: e.line,
+                column: e.column,
+            },
+            task: f.task.as_deref(),
+            help: f.help,
+            url: catalog.get(f.code).map(|m| m.doc_url()).unwrap_or_default(),
+            fingerprint: super::fingerprint(f),
+            fix: f.fix.as_ref().map(|x| FixItem {
+                applicability: x.applicability.as_str(),
+                title: &x.title,
+                edits: x
+                    .edits
+                    .iter()
+                    .map(|e| EditItem {
+                        start: pos(f, e.start),
+                        end: pos(f, e.end),
+                        content: f.redact(&e.content),
+                    })
+                    .collect(),
+            }),
+        };
+        let mut indented = Indented(Vec::with_capacity(768));
+        indented.0.extend_from_slice(b"  ");
+        serde_json::to_writer_pretty(&mut indented, &item).map_err(std::io::Error::from)?;
+        Ok(indented.0)
+    };
+    if run.findings.is_empty() {
         out.write_all(b"[]")?;
     } else {
         out.write_all(b"[\n")?;
-        for (i, chunk) in chunks.iter().enumerate() {
-            if i > 0 {
-                out.write_all(b",\n")?;
+        for (b, batch) in run.findings.chunks(1024).enumerate() {
+            let items: Vec<Vec<u8>> = batch.par_iter().map(serialize).collect::<Result<_, _>>()?;
+            for (i, item) in items.iter().enumerate() {
+                if b > 0 || i > 0 {
+                    out.write_all(b",\n")?;
+                }
+                out.write_all(item)?;
             }
-            out.write_all(chunk)?;
         }
         out.write_all(b"\n]")?;
     }
