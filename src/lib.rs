@@ -1,8 +1,6 @@
 //! celery-doctor: find Celery anti-patterns in Python code (`lint`), and probe live brokers
 //! and workers (`inspect`, `queues`, `peek`).
 
-#![forbid(unsafe_code)]
-
 pub mod cli;
 pub mod color;
 pub mod config;
