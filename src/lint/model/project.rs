@@ -341,14 +341,19 @@ impl Project {
         }
     }
 
+    /// What `q` names through re-exports, when that is another name than `q`.
+    fn re_exported(&self, q: &str) -> Option<String> {
+        match self.resolve(q) {
+            std::borrow::Cow::Owned(resolved) => Some(resolved),
+            std::borrow::Cow::Borrowed(_) => None,
+        }
+    }
+
     /// A module-level (non-task) function by qualified name, followed through re-exports.
     pub fn function(&self, q: &str) -> Option<(usize, &FunctionFacts)> {
         let found = match self.functions.get(q) {
             Some(found) => *found,
-            None => match self.resolve(q) {
-                std::borrow::Cow::Owned(resolved) => *self.functions.get(&resolved)?,
-                std::borrow::Cow::Borrowed(_) => return None,
-            },
+            None => *self.functions.get(&self.re_exported(q)?)?,
         };
         Some((found.0, &self.modules[found.0].facts.functions[found.1]))
     }
@@ -371,10 +376,7 @@ impl Project {
     pub fn task_by_qualname(&self, q: &str) -> Option<usize> {
         match self.tasks_by_qualname.get(q) {
             Some(found) => Some(*found),
-            None => match self.resolve(q) {
-                std::borrow::Cow::Owned(resolved) => self.tasks_by_qualname.get(&resolved).copied(),
-                std::borrow::Cow::Borrowed(_) => None,
-            },
+            None => self.tasks_by_qualname.get(&self.re_exported(q)?).copied(),
         }
     }
 
@@ -531,13 +533,7 @@ impl Project {
             }
         }
         // Only names that may be tasks need resolving through imports.
-        let resolved: Vec<String> = refs
-            .iter()
-            .filter_map(|q| match self.resolve(q) {
-                std::borrow::Cow::Owned(r) => Some(r),
-                std::borrow::Cow::Borrowed(_) => None,
-            })
-            .collect();
+        let resolved: Vec<String> = refs.iter().filter_map(|q| self.re_exported(q)).collect();
         refs.extend(resolved);
         self.other_refs = refs;
     }
